@@ -1,0 +1,179 @@
+"""Shared test fixtures.
+
+- The whole session is offline: hub libraries are told so, and any socket connection to a host
+  other than this machine fails the test that makes it.
+- Real parts are used wherever they run offline: the bundled all-MiniLM-L6-v2 (exported once per
+  session to ONNX), EfficientNet-Lite0, embedded Chroma in a temporary folder.
+- Product photos are generated: a coloured shape on a white backdrop, as catalog photos are.
+- ``shared_data`` points at ../shared/data and skips, saying why, where it is absent.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ.update(
+    HF_HUB_OFFLINE="1",
+    TRANSFORMERS_OFFLINE="1",
+    GRADIO_ANALYTICS_ENABLED="False",
+    ANONYMIZED_TELEMETRY="False",
+    TOKENIZERS_PARALLELISM="false",
+)
+for _name in [n for n in os.environ if n.startswith("VLM4REC_")]:
+    del os.environ[_name]  # a developer's own settings must not leak into tests
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("VLM4REC_TEST_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+# --- no network --------------------------------------------------------------------------
+def _is_local(address) -> bool:
+    if not isinstance(address, tuple):
+        return True  # AF_UNIX paths
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _guarded_connect(self, address):
+    if not _is_local(address):
+        raise RuntimeError(f"tests must not use the network (tried to connect to {address!r})")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    if not _is_local(address):
+        raise RuntimeError(f"tests must not use the network (tried to connect to {address!r})")
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _guarded_connect
+socket.socket.connect_ex = _guarded_connect_ex
+
+
+# --- real parts, loaded once -------------------------------------------------------------
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def encoder(model_cache):
+    """The bundled all-MiniLM-L6-v2, run as the app runs it (ONNX export made on first load)."""
+    from vlm4rec_agent.encoding import load_encoder
+
+    return load_encoder("all-MiniLM-L6-v2", "cpu", 32, "auto", model_cache)
+
+
+@pytest.fixture(scope="session")
+def grounder():
+    from vlm4rec_agent.grounding.basic import BasicGrounder
+
+    return BasicGrounder()
+
+
+@pytest.fixture
+def settings(tmp_path, model_cache):
+    from vlm4rec_agent.settings import Settings
+
+    return Settings(home=tmp_path / "home", model_cache=model_cache)
+
+
+@pytest.fixture
+def engine(settings, encoder, grounder):
+    from vlm4rec_agent.engine import Engine
+
+    return Engine(settings, encoder=encoder, grounder=grounder)
+
+
+# --- generated product photos ------------------------------------------------------------
+def draw_product(path: Path, colour: tuple[int, int, int], shape: str = "box", size: int = 160) -> Path:
+    """A product shot: one coloured shape on a white backdrop, saved as JPEG (or PNG by suffix)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (size, size), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    box = (size // 5, size // 5, size * 4 // 5, size * 4 // 5)
+    if shape == "disc":
+        draw.ellipse(box, fill=colour)
+    elif shape == "bar":
+        draw.rectangle((size // 8, size * 2 // 5, size * 7 // 8, size * 3 // 5), fill=colour)
+    else:
+        draw.rectangle(box, fill=colour)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+@pytest.fixture
+def product_image(tmp_path):
+    def make(name: str = "item.jpg", colour=(200, 30, 35), shape: str = "box") -> Path:
+        return draw_product(tmp_path / "images" / name, colour, shape)
+
+    return make
+
+
+# A small catalog whose text and photos agree, so results can be checked by hand.
+SMALL_CATALOG = [
+    ("red-dress", (200, 30, 35), "Linen dress. Red summer dress in linen, casual and romantic, for the beach."),
+    ("red-skirt", (190, 35, 40), "Cotton skirt. Red pleated skirt in cotton for summer days."),
+    ("blue-dress", (40, 80, 200), "Silk dress. Blue evening dress in silk, elegant, for a wedding or a party."),
+    ("navy-blazer", (25, 35, 80), "Wool blazer. Navy tailored blazer in wool for work. Formal."),
+    ("black-boots", (20, 20, 22), "Leather boots. Black leather boots for winter."),
+    ("white-lamp", (245, 245, 243), "Table lamp. White minimalist table lamp in metal for the bedroom."),
+    ("oak-table", (160, 115, 75), "Dining table. Oak dining table, scandinavian style, for the dining room."),
+    ("oak-chair", (150, 110, 70), "Chair. Oak chair, scandinavian style, for dining."),
+    ("grey-sofa", (128, 128, 128), "Sofa. Grey three-seat sofa in cotton for the living room. Cosy."),
+    ("green-vase", (50, 150, 60), "Vase. Green glass vase, decorative."),
+]
+
+
+@pytest.fixture
+def small_catalog(tmp_path) -> Path:
+    """A JSONL catalog of ten generated products, with images relative to the file."""
+    folder = tmp_path / "catalog"
+    lines = []
+    for item_id, colour, text in SMALL_CATALOG:
+        draw_product(folder / "images" / f"{item_id}.jpg", colour)
+        title, _, description = text.partition(". ")
+        lines.append(
+            json.dumps({"id": item_id, "title": title, "description": description, "image": f"images/{item_id}.jpg"})
+        )
+    path = folder / "items.jsonl"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+@pytest.fixture
+def loaded_engine(engine, small_catalog):
+    report = engine.ingest(small_catalog)
+    assert report.added == len(SMALL_CATALOG), report.summary()
+    return engine
+
+
+# --- shared real data --------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "ikea" / "items.jsonl").is_file():
+        pytest.skip(f"real data not found at {SHARED_DATA} (set VLM4REC_TEST_SHARED_DATA to its folder)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def draw():
+    """The photo generator itself, for tests that need their own paths."""
+    return draw_product

@@ -1,0 +1,34 @@
+"""Errors a user can cause and fix. Each carries what went wrong and what to do about it.
+
+Faces (CLI, app, agent tools) show ``str(error)``, one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class Vlm4recError(Exception):
+    """Base class: ``message`` says what was wrong, ``hint`` what to do."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class NotFoundError(Vlm4recError):
+    """An item, user or file that does not exist."""
+
+
+class InvalidInputError(Vlm4recError):
+    """A query, id, image or catalog that cannot be used as given."""
+
+
+class ConfigurationError(Vlm4recError):
+    """A setting that names something unknown or unusable."""
+
+
+class StoreError(Vlm4recError):
+    """The vector store is unreachable, or was built by an incompatible encoder."""

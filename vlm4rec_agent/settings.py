@@ -1,0 +1,108 @@
+"""One typed settings object. Every field is read from an environment variable ``VLM4REC_<NAME>``.
+
+``vlm4rec settings`` prints the values in effect; the README lists them all (a test keeps the two
+in step).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "VLM4REC_"
+
+
+def default_home() -> Path:
+    return Path.home() / ".vlm4rec"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", validate_default=True)
+
+    home: Path = Field(
+        default_factory=default_home,
+        description="Folder for the embedded Chroma store and caches.",
+    )
+    collection: str = Field(
+        "catalog",
+        description="Name of the catalog inside the store; several catalogs can live side by side.",
+    )
+    chroma_host: str | None = Field(
+        None,
+        description="Host of a Chroma server (`chroma run --path DIR`); unset means the embedded store under HOME.",
+    )
+    chroma_port: int = Field(8000, description="Port of the Chroma server.")
+    chroma_ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server.")
+    chroma_token: SecretStr | None = Field(None, description="Bearer token for a Chroma server that requires one.")
+    grounder: str = Field("basic", description="Which grounder describes images: `basic` (offline, no VLM).")
+    encoder: str = Field(
+        "all-MiniLM-L6-v2",
+        description="Text encoder: `all-MiniLM-L6-v2` (bundled, offline) or any sentence-transformers model id or path.",
+    )
+    encoder_backend: Literal["auto", "torch", "onnx"] = Field(
+        "auto",
+        description="`auto`: run the encoder with onnxruntime from a one-time ONNX export (fast start, same vectors), "
+        "torch where it cannot be exported; `torch`; or `onnx`.",
+    )
+    model_cache: Path | None = Field(
+        None, description="Folder for exported models (ONNX encoders); unset means HOME/models."
+    )
+    device: str = Field("cpu", description="Torch device for the encoder: `cpu`, `cuda`, `cuda:1`, `mps`.")
+    encoder_batch_size: int = Field(32, ge=1, description="Texts per encoder batch.")
+    grounding_batch_size: int = Field(16, ge=1, description="Images per grounding batch.")
+    embed_item_text: bool = Field(
+        True,
+        description="Embed the item's own text (title, type, description) together with the grounded attributes.",
+    )
+    scorer: str = Field("mean", description="Profile scorer: `mean` (the paper's mean of liked items) or `softmax`.")
+    dislike_weight: float = Field(
+        0.5, ge=0, description="How hard a disliked item pushes similar items down (0 ignores dislikes)."
+    )
+    personalization_weight: float = Field(
+        0.3, ge=0, description="Weight of the shopper's profile in a search made for a known user."
+    )
+    max_image_pixels: int = Field(
+        120_000_000, ge=1, description="Images with more pixels than this are refused (decompression-bomb guard)."
+    )
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("collection")
+    @classmethod
+    def _valid_collection(cls, value: str) -> str:
+        # Chroma names: 3-512 chars of [a-zA-Z0-9._-], starting and ending alphanumeric.
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,60}[A-Za-z0-9]", value):
+            raise ValueError("use 3-62 letters, digits, '.', '_' or '-', starting and ending with a letter or digit")
+        return value
+
+    @property
+    def models_path(self) -> Path:
+        return (self.model_cache or self.home / "models").expanduser()
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def store_location(self) -> str:
+        if self.chroma_host:
+            scheme = "https" if self.chroma_ssl else "http"
+            return f"{scheme}://{self.chroma_host}:{self.chroma_port}"
+        return str(self.chroma_path)
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every setting, for docs and `vlm4rec settings`."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = "~/.vlm4rec" if name == "home" else field.default
+        rows.append((ENV_PREFIX + name.upper(), "" if default is None else str(default), field.description or ""))
+    return rows
