@@ -1,0 +1,59 @@
+"""Items: what a catalog row gives (:class:`Item`) and what the store holds (:class:`StoredItem`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from .grounding.schema import Attributes, GroundingRecord
+
+MetadataValue = str | int | float | bool
+
+
+class Item(BaseModel):
+    """One product: an id, a photo, optional text, and whatever else the catalog says about it."""
+
+    id: str
+    image: Path
+    title: str = ""
+    text: str = ""
+    extra: dict[str, MetadataValue] = Field(default_factory=dict)
+
+    def content_hash(self, image_hash: str, pipeline: str) -> str:
+        """Changes when the image, any text, or the grounding/encoding pipeline changes."""
+        payload = json.dumps(
+            [image_hash, self.title, self.text, sorted(self.extra.items()), pipeline], default=str, ensure_ascii=False
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class StoredItem(BaseModel):
+    """An item as the store holds it: its catalog fields plus the grounding record."""
+
+    id: str
+    image: str
+    title: str = ""
+    text: str = ""
+    extra: dict[str, MetadataValue] = Field(default_factory=dict)
+    record: GroundingRecord
+    content_hash: str = ""
+
+    @property
+    def attributes(self) -> Attributes:
+        return self.record.attributes
+
+    @property
+    def label(self) -> str:
+        """How to name the item to a person: its title, or its id when it has none."""
+        return self.title or self.id
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
