@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from vlm4rec_agent.errors import StoreError
+from vlm4rec_agent.grounding.schema import Attributes, GroundingRecord
+from vlm4rec_agent.items import StoredItem
+from vlm4rec_agent.store import CatalogStore, open_client
+
+
+def item(item_id, **attributes):
+    record = GroundingRecord(attributes=Attributes(**attributes), grounder="basic", model_id="m", prompt_version="v")
+    return StoredItem(id=item_id, image=f"/img/{item_id}.jpg", title=item_id.title(), text="t", extra={"size": "28 cm"},
+                      record=record, content_hash=f"h-{item_id}")  # fmt: skip
+
+
+def unit(*values):
+    v = np.array(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+@pytest.fixture
+def store(settings):
+    return CatalogStore.open(open_client(settings), "catalog", "enc", dim=3)
+
+
+@pytest.fixture
+def filled(store):
+    items = [
+        item("red-dress", category="dress", colors=["red"]),
+        item("blue-dress", category="dress", colors=["blue", "white"]),
+        item("red-lamp", category="lamp", colors=["red"]),
+    ]
+    vectors = np.stack([unit(1, 0, 0), unit(1, 1, 0), unit(0, 0, 1)])
+    store.upsert(items, vectors, ["d1", "d2", "d3"])
+    return store
+
+
+def test_open_without_dim_does_not_create(settings):
+    assert CatalogStore.open(open_client(settings), "nothing", "enc") is None
+
+
+def test_upsert_is_idempotent_and_round_trips_the_record(filled):
+    assert filled.count() == 3
+    again = item("red-dress", category="dress", colors=["red"])
+    filled.upsert([again], unit(1, 0, 0)[None, :], ["d1"])
+    assert filled.count() == 3
+    got = filled.get(["red-dress", "missing"], with_vectors=True)
+    assert set(got) == {"red-dress"}
+    assert got["red-dress"].item == again
+    assert got["red-dress"].vector == pytest.approx(unit(1, 0, 0))
+    assert filled.hashes(["red-dress", "blue-dress", "missing"]) == {
+        "red-dress": "h-red-dress",
+        "blue-dress": "h-blue-dress",
+    }
+
+
+def test_query_returns_cosine_similarity_nearest_first(filled):
+    [row] = filled.query(unit(1, 0, 0)[None, :], 3)
+    assert [n.item.id for n in row] == ["red-dress", "blue-dress", "red-lamp"]
+    assert [n.similarity for n in row] == pytest.approx([1.0, 1 / np.sqrt(2), 0.0], abs=1e-5)
+    assert filled.query(unit(1, 0, 0)[None, :], 50)[0][-1].item.id == "red-lamp"  # n beyond the count is fine
+
+
+def test_filters_on_category_and_colour(filled):
+    [row] = filled.query(unit(1, 0, 0)[None, :], 3, where={"colors": {"$contains": "red"}})
+    assert [n.item.id for n in row] == ["red-dress", "red-lamp"]
+    [row] = filled.query(
+        unit(1, 0, 0)[None, :], 3, where={"$and": [{"category": "dress"}, {"colors": {"$contains": "white"}}]}
+    )
+    assert [n.item.id for n in row] == ["blue-dress"]
+
+
+def test_large_writes_are_split_into_chromas_batches(store):
+    store.max_batch = 7  # force several batches
+    items = [item(f"i{i}", colors=["red"]) for i in range(30)]
+    vectors = np.random.default_rng(0).normal(size=(30, 3)).astype(np.float32)
+    store.upsert(items, vectors / np.linalg.norm(vectors, axis=1, keepdims=True), ["d"] * 30)
+    assert store.count() == 30
+    assert len(store.get([f"i{i}" for i in range(30)])) == 30
+    store.delete([f"i{i}" for i in range(10)])
+    assert store.count() == 20
+
+
+def test_a_store_built_with_another_encoder_is_refused(filled, settings):
+    with pytest.raises(StoreError, match="built with the encoder 'enc'.*VLM4REC_ENCODER=enc"):
+        CatalogStore.open(open_client(settings), "catalog", "other-encoder")
+
+
+def test_data_persists_across_clients(filled, settings):
+    import chromadb
+
+    reopened = CatalogStore.open(open_client(settings), "catalog", "enc")
+    assert reopened.count() == 3 and reopened.dim == 3
+    assert isinstance(open_client(settings), chromadb.ClientAPI)

@@ -1,0 +1,87 @@
+"""The engine against a real Chroma server (`chroma run`), started and stopped by the test."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vlm4rec_agent.engine import Engine
+from vlm4rec_agent.errors import StoreError
+from vlm4rec_agent.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def chroma_command() -> str:
+    beside_python = Path(sys.executable).with_name("chroma")
+    found = str(beside_python) if beside_python.exists() else shutil.which("chroma")
+    if not found:
+        pytest.skip("the `chroma` command is not installed")
+    return found
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    port = free_port()
+    log = (tmp_path / "chroma.log").open("w")
+    process = subprocess.Popen(
+        [chroma_command(), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail(f"chroma run exited: {(tmp_path / 'chroma.log').read_text()}")
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("chroma run did not start listening within 60 s")
+    yield port
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.mark.slow
+def test_engine_on_a_chroma_server(chroma_server, tmp_path, small_catalog, encoder, grounder, model_cache):
+    settings = Settings(
+        home=tmp_path / "client-home", chroma_host="127.0.0.1", chroma_port=chroma_server, model_cache=model_cache
+    )
+    engine = Engine(settings, encoder=encoder, grounder=grounder)
+    report = engine.ingest(small_catalog)
+    assert report.added == 10
+    assert not (tmp_path / "client-home" / "chroma").exists()  # nothing embedded: the server holds it
+
+    assert engine.search("red summer dress", k=3)[0].item.id == "red-dress"
+    engine.like("alice", "oak-table")
+
+    # A second engine (another process would do the same) sees the catalog and the like.
+    other = Engine(settings, encoder=encoder, grounder=grounder)
+    assert other.stats().items == 10 and other.stats().users == 1
+    recommended = [r.item.id for r in other.recommend("alice", k=3)]
+    assert recommended[0] == "oak-chair" and "oak-table" not in recommended
+    assert other.ingest(small_catalog).unchanged == 10
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path):
+    settings = Settings(home=tmp_path, chroma_host="127.0.0.1", chroma_port=free_port())
+    with pytest.raises(StoreError, match="cannot reach the Chroma server at http://127.0.0.1.*chroma run"):
+        Engine(settings).stats()

@@ -1,0 +1,177 @@
+"""The catalog in a Chroma collection: one record per item, in cosine space, with our own vectors.
+
+Each record keeps the embedded text as its document, the attributes as filterable metadata
+(lists are stored as Chroma arrays, so ``{"colors": {"$contains": "blue"}}`` works), and the whole
+grounding record as JSON. The collection's metadata names the encoder that made its vectors; a
+store built by another encoder is refused rather than silently mixed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import chromadb
+import numpy as np
+from chromadb.errors import NotFoundError as ChromaNotFound
+
+from ..embedding_text import EMBEDDING_TEXT_VERSION
+from ..errors import StoreError
+from ..grounding.schema import LIST_FIELDS, GroundingRecord
+from ..items import StoredItem
+
+
+@dataclass
+class Neighbour:
+    item: StoredItem
+    similarity: float  # cosine similarity to the query vector
+    vector: np.ndarray | None = None
+
+
+def _metadata(item: StoredItem) -> dict[str, Any]:
+    record, attributes = item.record, item.record.attributes
+    metadata: dict[str, Any] = {
+        "title": item.title,
+        "image": item.image,
+        "text": item.text,
+        "extra": json.dumps(item.extra, ensure_ascii=False),
+        "record": record.model_dump_json(),
+        "content_hash": item.content_hash,
+        "grounder": record.grounder,
+        "model_id": record.model_id,
+        "prompt_version": record.prompt_version,
+        "grounding_status": record.status,
+    }
+    if attributes.category:
+        metadata["category"] = attributes.category
+    for field in LIST_FIELDS:
+        values = getattr(attributes, field)
+        if values:  # Chroma refuses empty arrays
+            metadata[field] = values
+    return metadata
+
+
+def _item(item_id: str, metadata: dict[str, Any]) -> StoredItem:
+    return StoredItem(
+        id=item_id,
+        image=metadata.get("image", ""),
+        title=metadata.get("title", ""),
+        text=metadata.get("text", ""),
+        extra=json.loads(metadata.get("extra") or "{}"),
+        record=GroundingRecord.model_validate_json(metadata["record"]),
+        content_hash=metadata.get("content_hash", ""),
+    )
+
+
+class CatalogStore:
+    def __init__(self, client: chromadb.ClientAPI, collection: chromadb.Collection):
+        self._client = client
+        self._collection = collection
+        self.max_batch = client.get_max_batch_size()
+
+    @classmethod
+    def open(
+        cls, client: chromadb.ClientAPI, name: str, encoder_name: str, dim: int | None = None
+    ) -> CatalogStore | None:
+        """Open the catalog; create it when ``dim`` is given, else return None if it does not exist."""
+        try:
+            collection = client.get_collection(name, embedding_function=None)
+        except (ChromaNotFound, ValueError):
+            if dim is None:
+                return None
+            collection = client.create_collection(
+                name,
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"encoder": encoder_name, "dim": dim, "embedding_text_version": EMBEDDING_TEXT_VERSION},
+            )
+        built_with = (collection.metadata or {}).get("encoder")
+        if built_with and built_with != encoder_name:
+            raise StoreError(
+                f"catalog {name!r} was built with the encoder {built_with!r}, but {encoder_name!r} is configured",
+                f"set VLM4REC_ENCODER={built_with}, or use another VLM4REC_COLLECTION for the new encoder",
+            )
+        return cls(client, collection)
+
+    @property
+    def name(self) -> str:
+        return self._collection.name
+
+    @property
+    def encoder_name(self) -> str:
+        return (self._collection.metadata or {}).get("encoder", "")
+
+    @property
+    def dim(self) -> int:
+        return int((self._collection.metadata or {}).get("dim", 0))
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def upsert(self, items: Sequence[StoredItem], vectors: np.ndarray, documents: Sequence[str]) -> None:
+        for start in range(0, len(items), self.max_batch):
+            end = start + self.max_batch
+            batch = items[start:end]
+            self._collection.upsert(
+                ids=[i.id for i in batch],
+                embeddings=np.asarray(vectors[start:end], dtype=np.float32),
+                documents=list(documents[start:end]),
+                metadatas=[_metadata(i) for i in batch],
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), self.max_batch):
+            self._collection.delete(ids=list(ids[start : start + self.max_batch]))
+
+    def _get(self, ids: Sequence[str], include: list[str]) -> dict[str, Any]:
+        merged: dict[str, list] = {"ids": [], **{key: [] for key in include}}
+        for start in range(0, len(ids), self.max_batch):
+            result = self._collection.get(ids=list(ids[start : start + self.max_batch]), include=include)
+            merged["ids"].extend(result["ids"])
+            for key in include:
+                merged[key].extend(result[key] if result[key] is not None else [])
+        return merged
+
+    def get(self, ids: Sequence[str], with_vectors: bool = False) -> dict[str, Neighbour]:
+        """Stored items by id (ids that are not stored are absent), with their vectors if asked."""
+        include = ["metadatas", "embeddings"] if with_vectors else ["metadatas"]
+        result = self._get(list(dict.fromkeys(ids)), include)
+        found = {}
+        for i, item_id in enumerate(result["ids"]):
+            vector = np.asarray(result["embeddings"][i], dtype=np.float32) if with_vectors else None
+            found[item_id] = Neighbour(_item(item_id, result["metadatas"][i]), 1.0, vector)
+        return found
+
+    def hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """Content hash of each stored item among ``ids``."""
+        result = self._get(list(ids), ["metadatas"])
+        return {i: (m or {}).get("content_hash", "") for i, m in zip(result["ids"], result["metadatas"])}
+
+    def query(
+        self, vectors: np.ndarray, n: int, where: dict | None = None, with_vectors: bool = False
+    ) -> list[list[Neighbour]]:
+        """The ``n`` nearest items to each query vector (fewer if the catalog or filter has fewer)."""
+        total = self.count()
+        if total == 0 or n < 1:
+            return [[] for _ in range(len(vectors))]
+        include = ["metadatas", "distances"] + (["embeddings"] if with_vectors else [])
+        result = self._collection.query(
+            query_embeddings=np.asarray(vectors, dtype=np.float32),
+            n_results=min(n, total),
+            where=where,
+            include=include,
+        )
+        answers = []
+        for q in range(len(vectors)):
+            row = []
+            for j, item_id in enumerate(result["ids"][q]):
+                vector = np.asarray(result["embeddings"][q][j], dtype=np.float32) if with_vectors else None
+                similarity = 1.0 - float(result["distances"][q][j])
+                row.append(Neighbour(_item(item_id, result["metadatas"][q][j]), similarity, vector))
+            answers.append(row)
+        return answers
+
+    def sample_ids(self, limit: int = 10) -> list[str]:
+        return self._collection.get(limit=limit, include=[])["ids"]
