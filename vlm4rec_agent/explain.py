@@ -1,0 +1,158 @@
+"""Explanations that cite generated attributes.
+
+A :class:`Reason` names an attribute value stored on the result (``value``) and the value it
+matched on the other side (``matched_value``): in the query, in items the shopper liked, or in
+the item a "similar" search started from. Both values always exist where they are said to
+exist; nothing is cited that the grounder did not produce.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from .grounding.schema import CITABLE_FIELDS, FIELD_LABELS, Attributes
+from .items import StoredItem
+
+MAX_REASONS = 3
+# Order in which shared attributes are worth citing to a shopper: taste before logistics.
+_PRIORITY = ("style", "materials", "pattern", "category", "colors", "occasion", "season")
+
+Source = Literal["query", "liked", "item"]
+
+
+class Reason(BaseModel):
+    field: str
+    value: str
+    matched_value: str
+    source: Source
+    item_ids: list[str] = Field(default_factory=list)
+
+    @property
+    def cited(self) -> str:
+        label = f"{FIELD_LABELS[self.field]}: {self.value}"
+        if self.matched_value != self.value:
+            label += f" (~{self.matched_value})"
+        return label
+
+
+class Explanation(BaseModel):
+    text: str
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+def _words(value: str) -> str:
+    text = re.sub(r"[\s_/-]+", " ", value.lower()).strip()
+    return " ".join(_singular(w) for w in text.split())
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith(("ses", "xes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _contains(longer: str, shorter: str) -> bool:
+    return len(shorter) >= 3 and re.search(rf"(?<!\w){re.escape(shorter)}(?!\w)", longer) is not None
+
+
+def values_match(a: str, b: str) -> bool:
+    """Same value, or one names the other as whole words ('grey' ~ 'dark grey', 'dresses' ~ 'dress')."""
+    a, b = _words(a), _words(b)
+    return a == b or _contains(a, b) or _contains(b, a)
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _names(items: Sequence[StoredItem], limit: int = 2) -> str:
+    labels = [i.label for i in items[:limit]]
+    more = len(items) - limit
+    return ", ".join(labels) + (f" and {more} more" if more > 0 else "")
+
+
+def query_reasons(result: Attributes, query: Attributes, query_text: str = "") -> list[Reason]:
+    """Attributes of the result that the query names, by vocabulary or literally in its text."""
+    text = _words(query_text)
+    reasons: list[Reason] = []
+    for field in CITABLE_FIELDS:
+        for value in result.values(field):
+            matched = next((q for q in query.values(field) if values_match(value, q)), None)
+            if matched is None and text and _contains(text, _words(value)):
+                matched = value
+            if matched is not None:
+                reasons.append(Reason(field=field, value=value, matched_value=matched, source="query"))
+                break
+    return reasons[:MAX_REASONS]
+
+
+def shared_reasons(result: Attributes, others: Sequence[StoredItem], source: Source) -> list[Reason]:
+    """Attribute values the result shares with other items, most widely shared first."""
+    found: dict[tuple[str, str], Reason] = {}
+    for other in others:
+        for field in CITABLE_FIELDS:
+            for value in result.values(field):
+                matched = next((v for v in other.attributes.values(field) if values_match(value, v)), None)
+                if matched is None:
+                    continue
+                reason = found.setdefault(
+                    (field, value), Reason(field=field, value=value, matched_value=matched, source=source)
+                )
+                if other.id not in reason.item_ids:
+                    reason.item_ids.append(other.id)
+    ranked = sorted(found.values(), key=lambda r: (-len(r.item_ids), _PRIORITY.index(r.field)))
+    # One value per field keeps the explanation short and varied.
+    chosen, fields = [], set()
+    for reason in ranked:
+        if reason.field not in fields:
+            chosen.append(reason)
+            fields.add(reason.field)
+    return chosen[:MAX_REASONS]
+
+
+def explain_search(result: StoredItem, query: Attributes, query_text: str, similarity: float) -> Explanation:
+    reasons = query_reasons(result.attributes, query, query_text)
+    if reasons:
+        return Explanation(text=f"Matches your search on {_join([r.cited for r in reasons])}.", reasons=reasons)
+    return Explanation(text=f"Close in meaning to your search (similarity {similarity:.2f}); no attribute named in it.")
+
+
+def explain_profile(
+    result: StoredItem, liked: Sequence[StoredItem], nearest: StoredItem | None, similarity: float
+) -> Explanation:
+    reasons = shared_reasons(result.attributes, liked, "liked")
+    if reasons:
+        involved = [i for i in liked if any(i.id in r.item_ids for r in reasons)]
+        count = len(involved)
+        noun = "item" if count == 1 else "items"
+        text = f"Shares {_join([r.cited for r in reasons])} with {count} {noun} you liked ({_names(involved)})."
+        return Explanation(text=text, reasons=reasons)
+    if nearest is not None:
+        return Explanation(text=f"Close to {nearest.label}, which you liked (similarity {similarity:.2f}).")
+    return Explanation(text="Close to the items you liked.")
+
+
+def explain_similar(result: StoredItem, source: StoredItem | Attributes, similarity: float) -> Explanation:
+    """Why a result resembles the item (or grounded photo) a "similar" search started from."""
+    if isinstance(source, StoredItem):
+        reasons = shared_reasons(result.attributes, [source], "item")
+        whom = source.label
+    else:
+        reasons = query_reasons(result.attributes, source)
+        whom = "your photo"
+    if reasons:
+        return Explanation(text=f"Shares {_join([r.cited for r in reasons])} with {whom}.", reasons=reasons)
+    return Explanation(text=f"Looks close to {whom} (similarity {similarity:.2f}); no attribute in common.")
+
+
+def combine(first: Explanation, second: Explanation) -> Explanation:
+    """Join a search explanation and a profile explanation for a personalised search."""
+    if not second.reasons:
+        return first
+    return Explanation(text=f"{first.text} {second.text}", reasons=first.reasons + second.reasons)

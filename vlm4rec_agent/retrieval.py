@@ -1,0 +1,237 @@
+"""Search, recommendation and "more like this", each with an explanation per result.
+
+Online work is a nearest-neighbour query to Chroma for a pool of candidates, then an exact
+re-rank of that pool (the scorer, dislikes, personalisation) in numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from . import explain
+from .embedding_text import build_embedding_text
+from .encoding import TextEncoder
+from .errors import InvalidInputError, NotFoundError
+from .grounding.schema import Attributes, GroundingRecord
+from .grounding.vocabulary import load_vocabulary
+from .items import StoredItem
+from .scoring import Scorer
+from .store import CatalogStore, Neighbour, Profile, RatingStore
+
+MAX_K = 200
+MAX_QUERY_CHARS = 2000
+
+
+class Filters(BaseModel):
+    """Metadata filters on grounded attributes; values are matched exactly (lower-case)."""
+
+    category: str | None = None
+    colors: list[str] = Field(default_factory=list)
+
+    def where(self) -> dict | None:
+        clauses: list[dict] = []
+        if self.category and self.category.strip():
+            clauses.append({"category": self.category.strip().lower()})
+        clauses += [{"colors": {"$contains": c.strip().lower()}} for c in self.colors if c.strip()]
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class Result(BaseModel):
+    rank: int
+    item: StoredItem
+    score: float
+    explanation: explain.Explanation
+
+
+def _check_k(k: int) -> int:
+    if not 1 <= k <= MAX_K:
+        raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}")
+    return k
+
+
+def _pool(k: int, exclude: int = 0) -> int:
+    return max(5 * k, 50) + exclude
+
+
+class Retriever:
+    def __init__(
+        self,
+        catalog: CatalogStore,
+        ratings: RatingStore,
+        encoder: Callable[[], TextEncoder],
+        scorer: Scorer,
+        personalization_weight: float = 0.3,
+    ):
+        self.catalog = catalog
+        self.ratings = ratings
+        self._encoder = encoder  # loaded only by the paths that embed text
+        self.scorer = scorer
+        self.personalization_weight = personalization_weight
+        self.vocabulary = load_vocabulary()
+
+    # --- profiles -------------------------------------------------------------------------
+    def profile_vectors(self, profile: Profile) -> tuple[list[StoredItem], np.ndarray, np.ndarray]:
+        """Liked items, their vectors and the disliked vectors (items gone from the catalog are skipped)."""
+        stored = self.catalog.get(profile.liked + profile.disliked, with_vectors=True)
+        liked = [stored[i] for i in profile.liked if i in stored]
+        disliked = [stored[i] for i in profile.disliked if i in stored]
+        dim = self.catalog.dim
+        liked_vecs = np.stack([n.vector for n in liked]) if liked else np.zeros((0, dim), np.float32)
+        disliked_vecs = np.stack([n.vector for n in disliked]) if disliked else np.zeros((0, dim), np.float32)
+        return [n.item for n in liked], liked_vecs, disliked_vecs
+
+    def _candidates(self, probes: np.ndarray, n: int, filters: Filters | None) -> dict[str, Neighbour]:
+        pool: dict[str, Neighbour] = {}
+        for row in self.catalog.query(probes, n, where=filters.where() if filters else None, with_vectors=True):
+            for neighbour in row:
+                pool.setdefault(neighbour.item.id, neighbour)
+        return pool
+
+    @staticmethod
+    def _top(scores: np.ndarray, k: int) -> list[int]:
+        """Indices of the ``k`` best scores, best first (ties keep the ANN order)."""
+        return [int(i) for i in np.argsort(-scores, kind="stable")[:k]]
+
+    # --- recommend ------------------------------------------------------------------------
+    def recommend(self, user: str, k: int = 10, filters: Filters | None = None) -> list[Result]:
+        _check_k(k)
+        profile = self.ratings.profile(user)
+        if profile.is_empty:
+            raise NotFoundError(
+                f"no ratings for user {user!r}", f"like a few items first: `vlm4rec like ITEM_ID --user {user}`"
+            )
+        liked_items, liked, disliked = self.profile_vectors(profile)
+        if not liked_items:
+            raise InvalidInputError(
+                f"user {user!r} has not liked any item that is in the catalog",
+                f"like at least one: `vlm4rec like ITEM_ID --user {user}`",
+            )
+        pool = self._candidates(self.scorer.probes(liked, disliked), _pool(k, len(profile.rated)), filters)
+        candidates = [n for item_id, n in pool.items() if item_id not in profile.rated]
+        if not candidates:
+            return []
+        vectors = np.stack([n.vector for n in candidates])
+        scores = self.scorer.score(liked, disliked, vectors)
+        to_liked = vectors @ liked.T
+        nearest, nearest_sim = to_liked.argmax(axis=1), to_liked.max(axis=1)
+        results = []
+        for rank, i in enumerate(self._top(scores, k), start=1):
+            item = candidates[i].item
+            why = explain.explain_profile(item, liked_items, liked_items[nearest[i]], float(nearest_sim[i]))
+            results.append(Result(rank=rank, item=item, score=float(scores[i]), explanation=why))
+        return results
+
+    # --- search ---------------------------------------------------------------------------
+    def search(self, query: str, k: int = 10, user: str | None = None, filters: Filters | None = None) -> list[Result]:
+        _check_k(k)
+        text = (query or "").strip()
+        if not text:
+            raise InvalidInputError(
+                "the search query is empty", 'say what you are looking for, e.g. "white bedside lamp"'
+            )
+        if len(text) > MAX_QUERY_CHARS:
+            raise InvalidInputError(f"the search query is longer than {MAX_QUERY_CHARS} characters", "shorten it")
+        query_vector = self._encoder().encode([text])
+        query_attributes = self.vocabulary.parse(text)
+        profile = self.ratings.profile(user) if user else None
+        if profile is None or profile.is_empty:
+            row = self.catalog.query(query_vector, k, where=filters.where() if filters else None)[0]
+            return [
+                Result(
+                    rank=r,
+                    item=n.item,
+                    score=n.similarity,
+                    explanation=explain.explain_search(n.item, query_attributes, text, n.similarity),
+                )
+                for r, n in enumerate(row, start=1)
+            ]
+        liked_items, liked, disliked = self.profile_vectors(profile)
+        pool = self._candidates(query_vector, _pool(k, len(profile.disliked)), filters)
+        disliked_ids = set(profile.disliked)
+        candidates = [n for item_id, n in pool.items() if item_id not in disliked_ids]
+        if not candidates:
+            return []
+        vectors = np.stack([n.vector for n in candidates])
+        relevance = vectors @ query_vector[0]
+        scores = relevance + self.personalization_weight * self.scorer.score(liked, disliked, vectors)
+        results = []
+        for rank, i in enumerate(self._top(scores, k), start=1):
+            item = candidates[i].item
+            why = explain.explain_search(item, query_attributes, text, float(relevance[i]))
+            if liked_items:
+                sims = liked @ vectors[i]
+                j = int(sims.argmax())
+                why = explain.combine(why, explain.explain_profile(item, liked_items, liked_items[j], float(sims[j])))
+            results.append(Result(rank=rank, item=item, score=float(scores[i]), explanation=why))
+        return results
+
+    # --- similar --------------------------------------------------------------------------
+    def similar_to_item(self, item_id: str, k: int = 10, filters: Filters | None = None) -> list[Result]:
+        _check_k(k)
+        source = self.catalog.get([item_id], with_vectors=True).get(item_id)
+        if source is None:
+            raise NotFoundError(f"no item {item_id!r} in the catalog", "find ids with `vlm4rec search TEXT`")
+        row = self.catalog.query(source.vector[None, :], k + 1, where=filters.where() if filters else None)[0]
+        row = [n for n in row if n.item.id != item_id][:k]
+        return [
+            Result(
+                rank=r,
+                item=n.item,
+                score=n.similarity,
+                explanation=explain.explain_similar(n.item, source.item, n.similarity),
+            )
+            for r, n in enumerate(row, start=1)
+        ]
+
+    def similar_to_record(
+        self, record: GroundingRecord, k: int = 10, filters: Filters | None = None, embed_item_text: bool = True
+    ) -> list[Result]:
+        """Items like a grounded photo (the record :meth:`Engine.describe` returns)."""
+        _check_k(k)
+        vector = self._encoder().encode([build_embedding_text(record.attributes, None, embed_item_text)])
+        row = self.catalog.query(vector, k, where=filters.where() if filters else None)[0]
+        return [
+            Result(
+                rank=r,
+                item=n.item,
+                score=n.similarity,
+                explanation=explain.explain_similar(n.item, record.attributes, n.similarity),
+            )
+            for r, n in enumerate(row, start=1)
+        ]
+
+    # --- explain one item -----------------------------------------------------------------
+    def explain_for_user(self, user: str, item_id: str) -> Result:
+        found = self.catalog.get([item_id], with_vectors=True).get(item_id)
+        if found is None:
+            raise NotFoundError(f"no item {item_id!r} in the catalog", "find ids with `vlm4rec search TEXT`")
+        profile = self.ratings.profile(user)
+        liked_items, liked, disliked = self.profile_vectors(profile)
+        if not liked_items:
+            raise NotFoundError(
+                f"user {user!r} has no liked items to explain against", f"`vlm4rec like ITEM_ID --user {user}`"
+            )
+        score = float(self.scorer.score(liked, disliked, found.vector[None, :])[0])
+        sims = liked @ found.vector
+        j = int(sims.argmax())
+        why = explain.explain_profile(found.item, liked_items, liked_items[j], float(sims[j]))
+        return Result(rank=0, item=found.item, score=score, explanation=why)
+
+
+def attributes_in_common(items: Sequence[StoredItem], min_share: float = 0.5) -> list[tuple[str, str, int]]:
+    """(field, value, count) of attribute values that at least ``min_share`` of the items carry."""
+    counts: dict[tuple[str, str], int] = {}
+    for item in items:
+        for pair in set(item.attributes.pairs()):
+            counts[pair] = counts.get(pair, 0) + 1
+    needed = max(2, int(np.ceil(min_share * len(items))))
+    common = [(f, v, c) for (f, v), c in counts.items() if c >= needed]
+    return sorted(common, key=lambda t: (-t[2], t[0], t[1]))
+
+
+__all__ = ["Filters", "Result", "Retriever", "attributes_in_common", "Attributes"]
