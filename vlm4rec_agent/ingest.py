@@ -1,0 +1,219 @@
+"""Ingestion: catalog items -> grounded, embedded, stored.
+
+1. hash each item (image bytes + text + the pipeline that would process it) and skip the items
+   whose stored hash is the same: a second ingest of an unchanged catalog only reads files;
+2. in chunks: open the images, ground them in batches, build the embedding text, encode, upsert.
+   Each finished chunk is stored before the next starts, so an interrupted ingest keeps its work
+   and the next run goes on from there.
+
+A bad item (missing, damaged or non-image file) is skipped with its reason; nothing else is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from tqdm.auto import tqdm
+
+from .catalogs import CatalogProblem
+from .embedding_text import EMBEDDING_TEXT_VERSION, build_embedding_text
+from .encoding import TextEncoder
+from .errors import Vlm4recError
+from .grounding.protocol import Grounder, GroundingInput, grounder_identity
+from .grounding.schema import GroundingRecord
+from .images import open_image
+from .items import Item, StoredItem, file_sha256
+from .store import CatalogStore
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 64
+Progress = bool | Callable[[int, int], None]
+
+
+@dataclass
+class IngestReport:
+    source: str
+    seen: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[CatalogProblem] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def stored(self) -> int:
+        return self.added + self.updated
+
+    @property
+    def items_per_second(self) -> float:
+        total = self.seconds.get("total", 0.0)
+        return self.stored / total if total > 0 else 0.0
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.added} added",
+            f"{self.updated} updated",
+            f"{self.unchanged} unchanged",
+            f"{len(self.skipped)} skipped",
+        ]
+        line = f"{self.source}: {self.seen} items read; " + ", ".join(parts)
+        if self.stored:
+            line += f" in {self.seconds.get('total', 0):.1f} s ({self.items_per_second:.1f} items/s)"
+        return line
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def pipeline_identity(grounder: Grounder, encoder_name: str, embed_item_text: bool) -> str:
+    """Everything besides the item itself that decides what gets stored for it."""
+    return f"{grounder_identity(grounder)}|{encoder_name}|text-v{EMBEDDING_TEXT_VERSION}|item-text={embed_item_text}"
+
+
+@dataclass
+class IngestPlan:
+    todo: list[tuple[Item, str, str]]  # (item, image hash, content hash)
+    existing: set[str]
+
+
+class Ingestor:
+    """Runs one ingest. ``open_store`` is called only once something must be written."""
+
+    def __init__(
+        self,
+        grounder: Grounder,
+        encoder_name: str,
+        load_encoder: Callable[[], TextEncoder],
+        existing_store: CatalogStore | None,
+        open_store: Callable[[int], CatalogStore],
+        *,
+        embed_item_text: bool = True,
+        grounding_batch_size: int = 16,
+        max_image_pixels: int = 120_000_000,
+    ):
+        self.grounder = grounder
+        self.encoder_name = encoder_name
+        self._load_encoder = load_encoder
+        self.store = existing_store
+        self._open_store = open_store
+        self.embed_item_text = embed_item_text
+        self.batch_size = grounding_batch_size
+        self.max_image_pixels = max_image_pixels
+
+    def run(
+        self, items: Sequence[Item], source: str, problems: Sequence[CatalogProblem] = (), progress: Progress = False
+    ) -> IngestReport:
+        clock = _Clock()
+        report = IngestReport(source=source, seen=len(items) + len(problems), skipped=list(problems))
+        with clock.stage("total"):
+            with clock.stage("hash"):
+                plan = self._plan(items, report)
+            bar = tqdm(total=len(plan.todo), unit="item", desc="ingest", disable=progress is not True or not plan.todo)
+            done = 0
+            for start in range(0, len(plan.todo), CHUNK_SIZE):
+                chunk = plan.todo[start : start + CHUNK_SIZE]
+                self._process(chunk, plan.existing, report, clock)
+                done += len(chunk)
+                bar.update(len(chunk))
+                if callable(progress):
+                    progress(done, len(plan.todo))
+            bar.close()
+        report.seconds = {k: round(v, 3) for k, v in clock.seconds.items()}
+        return report
+
+    def _plan(self, items: Sequence[Item], report: IngestReport) -> IngestPlan:
+        pipeline = pipeline_identity(self.grounder, self.encoder_name, self.embed_item_text)
+        hashed = []
+        for item in items:
+            try:
+                image_hash = file_sha256(item.image)
+            except OSError as error:
+                reason = (
+                    "image file not found"
+                    if isinstance(error, FileNotFoundError)
+                    else f"cannot read image file ({error.strerror})"
+                )
+                report.skipped.append(CatalogProblem(str(item.image), reason, item.id))
+                continue
+            hashed.append((item, image_hash, item.content_hash(image_hash, pipeline)))
+        stored = self.store.hashes([i.id for i, _, _ in hashed]) if self.store else {}
+        todo = [(i, ih, ch) for i, ih, ch in hashed if stored.get(i.id) != ch]
+        report.unchanged = len(hashed) - len(todo)
+        return IngestPlan(todo=todo, existing=set(stored))
+
+    def _ground(
+        self, inputs: list[GroundingInput], items: list[Item], report: IngestReport
+    ) -> list[GroundingRecord | None]:
+        try:
+            return list(self.grounder.ground(inputs))
+        except Vlm4recError:
+            raise  # a misconfigured grounder fails every item: say so once
+        except Exception as error:  # one bad input must not sink its batch: retry one by one
+            log.warning("grounding a batch failed (%s); retrying item by item", error)
+        records: list[GroundingRecord | None] = []
+        for one, item in zip(inputs, items):
+            try:
+                records.extend(self.grounder.ground([one]))
+            except Vlm4recError:
+                raise
+            except Exception as error:
+                report.skipped.append(CatalogProblem(str(item.image), f"grounding failed ({error})", item.id))
+                records.append(None)
+        return records
+
+    def _process(
+        self, chunk: list[tuple[Item, str, str]], existing: set[str], report: IngestReport, clock: _Clock
+    ) -> None:
+        loaded: list[tuple[Item, str, GroundingInput]] = []
+        with clock.stage("load"):
+            for item, image_hash, content_hash in chunk:
+                try:
+                    image = open_image(item.image, self.max_image_pixels)
+                except Vlm4recError as error:
+                    report.skipped.append(CatalogProblem(str(item.image), error.message, item.id))
+                    continue
+                loaded.append(
+                    (item, content_hash, GroundingInput(image=image, text=item.text or None, image_hash=image_hash))
+                )
+        ready: list[tuple[Item, str, GroundingRecord]] = []
+        with clock.stage("ground"):
+            for start in range(0, len(loaded), self.batch_size):
+                batch = loaded[start : start + self.batch_size]
+                records = self._ground([g for _, _, g in batch], [i for i, _, _ in batch], report)
+                ready += [(item, ch, rec) for (item, ch, _), rec in zip(batch, records) if rec is not None]
+        if not ready:
+            return
+        texts = [build_embedding_text(rec.attributes, item.text, self.embed_item_text) for item, _, rec in ready]
+        with clock.stage("load encoder"):
+            encoder = self._load_encoder()
+        with clock.stage("encode"):
+            vectors = encoder.encode(texts)
+        with clock.stage("store"):
+            if self.store is None:
+                self.store = self._open_store(encoder.dim)
+            stored = [
+                StoredItem(id=item.id, image=str(item.image.resolve()), title=item.title, text=item.text,
+                           extra=item.extra, record=rec, content_hash=ch)
+                for item, ch, rec in ready
+            ]  # fmt: skip
+            self.store.upsert(stored, vectors, texts)
+        for item, _, _ in ready:
+            if item.id in existing:
+                report.updated += 1
+            else:
+                report.added += 1
