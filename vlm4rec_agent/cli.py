@@ -1,0 +1,257 @@
+"""The ``vlm4rec`` command line: a thin face on :class:`vlm4rec_agent.engine.Engine`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from pydantic import ValidationError
+
+from . import __version__
+from . import cli_output as out
+from .catalogs import Columns
+from .engine import Engine
+from .errors import Vlm4recError
+from .retrieval import Filters
+from .settings import Settings, documented_settings
+
+log = logging.getLogger("vlm4rec_agent")
+
+# Settings a flag can override, as (flag, settings field, help).
+_SETTING_FLAGS = (
+    ("--home", "home", "folder of the embedded store (VLM4REC_HOME)"),
+    ("--collection", "collection", "catalog name inside the store (VLM4REC_COLLECTION)"),
+    ("--grounder", "grounder", "grounder to describe images with (VLM4REC_GROUNDER)"),
+    ("--encoder", "encoder", "text encoder model id or path (VLM4REC_ENCODER)"),
+    ("--chroma-host", "chroma_host", "Chroma server host (VLM4REC_CHROMA_HOST)"),
+    ("--chroma-port", "chroma_port", "Chroma server port (VLM4REC_CHROMA_PORT)"),
+)
+
+
+def _common(default) -> argparse.ArgumentParser:
+    """Options accepted before or after the command (``default`` is SUPPRESS on subcommands)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    for flag, field, text in _SETTING_FLAGS:
+        parser.add_argument(flag, dest=field, default=default, help=text, metavar=field.split("_")[-1].upper())
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="log progress and details")
+    return parser
+
+
+def _user(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--user", "-u", required=required, help="shopper's user id")
+
+
+def _k(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--k", "-k", type=int, default=10, help="how many results (default 10)")
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--category", help="only items of this grounded category, e.g. lamp")
+    parser.add_argument(
+        "--color",
+        "--colour",
+        dest="colors",
+        action="append",
+        default=[],
+        help="only items with this colour (repeatable)",
+    )
+
+
+def _json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common(argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(
+        prog="vlm4rec",
+        description="Ground product photos into attributes, then search and recommend with explanations.",
+        parents=[_common(None)],
+    )
+    parser.add_argument("--version", action="version", version=f"vlm4rec-agent {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+
+    p = command("ingest", "add a catalog (JSONL, CSV or a folder of images) to the store")
+    p.add_argument("source", help="catalog file or image folder; image paths are relative to the file")
+    p.add_argument("--limit", type=int, help="ingest only the first N items")
+    p.add_argument("--id-column", help="column holding the item id (default: id, item_id, sku...)")
+    p.add_argument("--image-column", help="column holding the image path (default: image, image_path...)")
+    p.add_argument("--title-column", help="column holding the title (default: title or name, plus type)")
+    p.add_argument(
+        "--text-columns",
+        help="comma-separated columns that describe the item (default: title, name, type, description...)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _json(p)
+
+    p = command("search", "find items matching a description in words")
+    p.add_argument("query", help='what you are looking for, e.g. "white minimalist bedside lamp"')
+    _k(p), _user(p, required=False), _filters(p), _json(p)
+
+    p = command("recommend", "recommend items for a user from their likes and dislikes")
+    _user(p), _k(p), _filters(p), _json(p)
+
+    p = command("similar", "items similar to a stored item or to a photo")
+    p.add_argument("item_id", nargs="?", help="id of a stored item")
+    p.add_argument("--image", help="a photo to find similar items for (instead of an item id)")
+    _k(p), _filters(p), _json(p)
+
+    for name, text in (("like", "record that a user likes items"), ("dislike", "record that a user dislikes items"),
+                       ("forget", "remove a user's like or dislike of items")):  # fmt: skip
+        p = command(name, text)
+        p.add_argument("item_ids", nargs="+", metavar="ITEM_ID")
+        _user(p), _json(p)
+
+    p = command("profile", "show what a user liked and disliked, and what those items have in common")
+    _user(p), _json(p)
+    p = command("reset", "forget every rating of a user")
+    _user(p), _json(p)
+
+    p = command("explain", "explain how an item relates to what a user liked")
+    p.add_argument("item_id")
+    _user(p), _json(p)
+
+    p = command("show", "show one stored item with its grounded attributes")
+    p.add_argument("item_id")
+    _json(p)
+
+    p = command("describe", "ground one image into attributes (nothing is stored)")
+    p.add_argument("image", help="path of a photo")
+    p.add_argument("--text", help="the item's own text, if any (title, type, description)")
+    _json(p)
+
+    p = command("stats", "how many items and users the store holds")
+    _json(p)
+    p = command("settings", "the settings in effect and the environment variables behind them")
+    _json(p)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        field: getattr(args, field) for _, field, _ in _SETTING_FLAGS if getattr(args, field, None) is not None
+    }
+    return Settings(**overrides)
+
+
+def _filters_from(args: argparse.Namespace) -> Filters | None:
+    filters = Filters(category=getattr(args, "category", None), colors=getattr(args, "colors", []))
+    return filters if filters.where() else None
+
+
+def _emit(args: argparse.Namespace, data: object, text: str) -> None:
+    print(out.dumps(data) if getattr(args, "json", False) else text)
+
+
+def _results(args, results) -> int:
+    _emit(args, [out.result_data(r) for r in results], out.results_text(results))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "settings":
+        settings = _settings(args)
+        values = settings.model_dump(mode="json")
+        rows = [(env, str(values[env[len("VLM4REC_") :].lower()]), doc) for env, _, doc in documented_settings()]
+        _emit(args, {env: value for env, value, _ in rows}, out.table(["variable", "value", "meaning"], rows))
+        return 0
+    engine = Engine(_settings(args))
+    cmd = args.command
+    if cmd == "ingest":
+        columns = Columns(
+            id=args.id_column,
+            image=args.image_column,
+            title=args.title_column,
+            text=[c.strip() for c in args.text_columns.split(",") if c.strip()] if args.text_columns else None,
+        )
+        progress = not args.no_progress and not args.json and sys.stderr.isatty()
+        report = engine.ingest(args.source, columns=columns, limit=args.limit, progress=progress)
+        _emit(args, out.ingest_data(report), out.ingest_text(report))
+        return 1 if report.skipped and not report.stored and not report.unchanged else 0
+    if cmd == "search":
+        return _results(args, engine.search(args.query, k=args.k, user=args.user, filters=_filters_from(args)))
+    if cmd == "recommend":
+        return _results(args, engine.recommend(args.user, k=args.k, filters=_filters_from(args)))
+    if cmd == "similar":
+        if (args.item_id is None) == (args.image is None):
+            raise Vlm4recError("give either an item id or --image PATH", "e.g. `vlm4rec similar 000.379.80`")
+        return _results(args, engine.similar(args.item_id, args.image, k=args.k, filters=_filters_from(args)))
+    if cmd in ("like", "dislike", "forget"):
+        action: Callable = getattr(engine, cmd)
+        for item_id in args.item_ids:
+            profile = action(args.user, item_id)
+        _emit(
+            args, profile.model_dump(), f"{profile.user}: {len(profile.liked)} liked, {len(profile.disliked)} disliked"
+        )
+        return 0
+    if cmd == "profile":
+        view = engine.profile(args.user)
+        _emit(args, out.profile_data(view), out.profile_text(view))
+        return 0
+    if cmd == "reset":
+        removed = engine.reset(args.user)
+        _emit(args, {"user": args.user, "removed": removed}, f"forgot {removed} ratings of {args.user}")
+        return 0
+    if cmd == "explain":
+        result = engine.explain(args.user, args.item_id)
+        _emit(args, out.result_data(result), f"{result.item.id}  {result.item.label}\n{result.explanation.text}")
+        return 0
+    if cmd == "show":
+        item = engine.get_item(args.item_id)
+        _emit(args, out.item_data(item), out.item_text(item))
+        return 0
+    if cmd == "describe":
+        record = engine.describe(args.image, text=args.text)
+        _emit(args, record.model_dump(mode="json"), out.record_text(record))
+        return 0
+    if cmd == "stats":
+        stats = engine.stats()
+        _emit(args, stats.model_dump(), out.stats_text(stats))
+        return 0
+    raise AssertionError(f"unhandled command {cmd}")
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if not verbose:
+        for noisy in ("chromadb", "sentence_transformers", "transformers", "httpx"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(bool(args.verbose))
+    try:
+        return run(args)
+    except Vlm4recError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
+        print(f"error: invalid setting: {problems}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted; finished work is kept (an ingest continues where it stopped when run again)", file=sys.stderr
+        )
+        return 130
+    except Exception as error:  # a bug: say so in one line, traceback only on request
+        if args.verbose:
+            raise
+        print(
+            f"internal error: {type(error).__name__}: {error} (run again with --verbose for details)", file=sys.stderr
+        )
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

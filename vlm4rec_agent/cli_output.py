@@ -1,0 +1,146 @@
+"""How the CLI shows things: aligned tables for people, plain JSON for programs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .engine import ProfileView, Stats
+from .grounding.schema import CITABLE_FIELDS, FIELD_LABELS, GroundingRecord
+from .ingest import IngestReport
+from .items import StoredItem
+from .retrieval import Result
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+def terminal_width() -> int:
+    if not sys.stdout.isatty():
+        return 200
+    return max(60, shutil.get_terminal_size((120, 24)).columns)
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], flexible: int = -1) -> str:
+    """Left-aligned columns; the ``flexible`` column is clipped so each line fits the terminal."""
+    rows = [[" ".join(str(c).split()) for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    flexible %= len(headers)
+    fixed = sum(w for i, w in enumerate(widths) if i != flexible) + 2 * (len(headers) - 1)
+    widths[flexible] = max(10, min(widths[flexible], terminal_width() - fixed))
+    lines = []
+    for row in [list(headers)] + rows:
+        cells = [_clip(c, widths[i]).ljust(widths[i]) for i, c in enumerate(row)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+
+
+def result_data(result: Result) -> dict[str, Any]:
+    return {
+        "rank": result.rank,
+        "id": result.item.id,
+        "title": result.item.title,
+        "score": round(result.score, 4),
+        "image": result.item.image,
+        "explanation": result.explanation.text,
+        "reasons": [r.model_dump() for r in result.explanation.reasons],
+        "attributes": result.item.attributes.model_dump(),
+        "grounder": result.item.record.grounder,
+    }
+
+
+def results_text(results: Sequence[Result]) -> str:
+    if not results:
+        return "No items matched."
+    rows = [[str(r.rank), r.item.id, _clip(r.item.label, 40), f"{r.score:.3f}", r.explanation.text] for r in results]
+    return table(["#", "id", "title", "score", "why"], rows)
+
+
+def attributes_lines(record: GroundingRecord) -> list[str]:
+    a = record.attributes
+    lines = [f"  {FIELD_LABELS[f]:<10} {', '.join(a.values(f))}" for f in CITABLE_FIELDS if a.values(f)]
+    if a.description:
+        lines.append(f"  {'about':<10} {a.description}")
+    return lines
+
+
+def record_text(record: GroundingRecord) -> str:
+    lines = [f"Grounded by the {record.source}; status: {record.status}."]
+    if record.notice:
+        lines.append(record.notice)
+    lines += attributes_lines(record) or ["  (no attributes could be read)"]
+    return "\n".join(lines)
+
+
+def item_text(item: StoredItem) -> str:
+    lines = [f"{item.id}  {item.title}".rstrip(), f"  {'image':<10} {item.image}"]
+    if item.text:
+        lines.append(f"  {'text':<10} {_clip(item.text, terminal_width() - 13)}")
+    return "\n".join(lines) + "\n" + record_text(item.record)
+
+
+def item_data(item: StoredItem) -> dict[str, Any]:
+    return item.model_dump(mode="json")
+
+
+def ingest_text(report: IngestReport) -> str:
+    lines = [report.summary()]
+    if report.stored:
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items() if k != "total")
+        lines.append(f"time by stage: {stages}")
+    if report.skipped:
+        lines.append(f"skipped {len(report.skipped)}:")
+        lines += [f"  {p}" for p in report.skipped[:MAX_PROBLEMS_SHOWN]]
+        if len(report.skipped) > MAX_PROBLEMS_SHOWN:
+            lines.append(f"  ... and {len(report.skipped) - MAX_PROBLEMS_SHOWN} more (see --json)")
+    return "\n".join(lines)
+
+
+def ingest_data(report: IngestReport) -> dict[str, Any]:
+    return {
+        "source": report.source,
+        "seen": report.seen,
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "skipped": [{"where": p.where, "item_id": p.item_id, "reason": p.reason} for p in report.skipped],
+        "seconds": report.seconds,
+        "items_per_second": round(report.items_per_second, 2),
+    }
+
+
+def profile_text(view: ProfileView) -> str:
+    if not view.liked and not view.disliked:
+        return f"{view.user} has not rated anything yet."
+    lines = [f"{view.user}: {len(view.liked)} liked, {len(view.disliked)} disliked"]
+    for label, items in (("liked", view.liked), ("disliked", view.disliked)):
+        lines += [f"  {label:<9} {i.id}  {i.label}" for i in items]
+    if view.common:
+        shared = ", ".join(f"{FIELD_LABELS[f]}: {v} ({n})" for f, v, n in view.common[:8])
+        lines.append(f"  in common: {shared}")
+    return "\n".join(lines)
+
+
+def profile_data(view: ProfileView) -> dict[str, Any]:
+    return {
+        "user": view.user,
+        "liked": [{"id": i.id, "title": i.title} for i in view.liked],
+        "disliked": [{"id": i.id, "title": i.title} for i in view.disliked],
+        "common": [{"field": f, "value": v, "count": n} for f, v, n in view.common],
+    }
+
+
+def stats_text(stats: Stats) -> str:
+    rows = [[k, str(v)] for k, v in stats.model_dump().items()]
+    return table(["", ""], rows).split("\n", 1)[1]
