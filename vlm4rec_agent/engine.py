@@ -174,10 +174,7 @@ class Engine:
         return self.grounder.ground([GroundingInput(image=picture, text=text, image_hash=image_hash)])[0]
 
     def get_item(self, item_id: str) -> StoredItem:
-        found = self.catalog.get([item_id]).get(item_id)
-        if found is None:
-            raise NotFoundError(f"no item {item_id!r} in the catalog", "find ids with `vlm4rec search TEXT`")
-        return found.item
+        return self.catalog.require(item_id).item
 
     # --- retrieval -------------------------------------------------------------------------
     def search(

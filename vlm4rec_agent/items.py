@@ -13,14 +13,17 @@ from .grounding.schema import Attributes, GroundingRecord
 MetadataValue = str | int | float | bool
 
 
-class Item(BaseModel):
-    """One product: an id, a photo, optional text, and whatever else the catalog says about it."""
-
+class _ItemFields(BaseModel):
     id: str
-    image: Path
     title: str = ""
     text: str = ""
     extra: dict[str, MetadataValue] = Field(default_factory=dict)
+
+
+class Item(_ItemFields):
+    """One product: an id, a photo, optional text, and whatever else the catalog says about it."""
+
+    image: Path
 
     def content_hash(self, image_hash: str, pipeline: str) -> str:
         """Changes when the image, any text, or the grounding/encoding pipeline changes."""
@@ -30,14 +33,10 @@ class Item(BaseModel):
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-class StoredItem(BaseModel):
+class StoredItem(_ItemFields):
     """An item as the store holds it: its catalog fields plus the grounding record."""
 
-    id: str
     image: str
-    title: str = ""
-    text: str = ""
-    extra: dict[str, MetadataValue] = Field(default_factory=dict)
     record: GroundingRecord
     content_hash: str = ""
 

@@ -48,6 +48,10 @@ class Result(BaseModel):
     explanation: explain.Explanation
 
 
+def _where(filters: Filters | None) -> dict | None:
+    return filters.where() if filters else None
+
+
 def _check_k(k: int) -> int:
     if not 1 <= k <= MAX_K:
         raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}")
@@ -87,10 +91,15 @@ class Retriever:
 
     def _candidates(self, probes: np.ndarray, n: int, filters: Filters | None) -> dict[str, Neighbour]:
         pool: dict[str, Neighbour] = {}
-        for row in self.catalog.query(probes, n, where=filters.where() if filters else None, with_vectors=True):
+        for row in self.catalog.query(probes, n, where=_where(filters), with_vectors=True):
             for neighbour in row:
                 pool.setdefault(neighbour.item.id, neighbour)
         return pool
+
+    @staticmethod
+    def _as_results(row: list[Neighbour], why: Callable[[Neighbour], explain.Explanation]) -> list[Result]:
+        """Results in ANN order, scored by their similarity to the query vector."""
+        return [Result(rank=r, item=n.item, score=n.similarity, explanation=why(n)) for r, n in enumerate(row, start=1)]
 
     @staticmethod
     def _top(scores: np.ndarray, k: int) -> list[int]:
@@ -140,16 +149,8 @@ class Retriever:
         query_attributes = self.vocabulary.parse(text)
         profile = self.ratings.profile(user) if user else None
         if profile is None or profile.is_empty:
-            row = self.catalog.query(query_vector, k, where=filters.where() if filters else None)[0]
-            return [
-                Result(
-                    rank=r,
-                    item=n.item,
-                    score=n.similarity,
-                    explanation=explain.explain_search(n.item, query_attributes, text, n.similarity),
-                )
-                for r, n in enumerate(row, start=1)
-            ]
+            row = self.catalog.query(query_vector, k, where=_where(filters))[0]
+            return self._as_results(row, lambda n: explain.explain_search(n.item, query_attributes, text, n.similarity))
         liked_items, liked, disliked = self.profile_vectors(profile)
         pool = self._candidates(query_vector, _pool(k, len(profile.disliked)), filters)
         disliked_ids = set(profile.disliked)
@@ -173,20 +174,10 @@ class Retriever:
     # --- similar --------------------------------------------------------------------------
     def similar_to_item(self, item_id: str, k: int = 10, filters: Filters | None = None) -> list[Result]:
         _check_k(k)
-        source = self.catalog.get([item_id], with_vectors=True).get(item_id)
-        if source is None:
-            raise NotFoundError(f"no item {item_id!r} in the catalog", "find ids with `vlm4rec search TEXT`")
-        row = self.catalog.query(source.vector[None, :], k + 1, where=filters.where() if filters else None)[0]
+        source = self.catalog.require(item_id, with_vectors=True)
+        row = self.catalog.query(source.vector[None, :], k + 1, where=_where(filters))[0]
         row = [n for n in row if n.item.id != item_id][:k]
-        return [
-            Result(
-                rank=r,
-                item=n.item,
-                score=n.similarity,
-                explanation=explain.explain_similar(n.item, source.item, n.similarity),
-            )
-            for r, n in enumerate(row, start=1)
-        ]
+        return self._as_results(row, lambda n: explain.explain_similar(n.item, source.item, n.similarity))
 
     def similar_to_record(
         self, record: GroundingRecord, k: int = 10, filters: Filters | None = None, embed_item_text: bool = True
@@ -194,22 +185,12 @@ class Retriever:
         """Items like a grounded photo (the record :meth:`Engine.describe` returns)."""
         _check_k(k)
         vector = self._encoder().encode([build_embedding_text(record.attributes, None, embed_item_text)])
-        row = self.catalog.query(vector, k, where=filters.where() if filters else None)[0]
-        return [
-            Result(
-                rank=r,
-                item=n.item,
-                score=n.similarity,
-                explanation=explain.explain_similar(n.item, record.attributes, n.similarity),
-            )
-            for r, n in enumerate(row, start=1)
-        ]
+        row = self.catalog.query(vector, k, where=_where(filters))[0]
+        return self._as_results(row, lambda n: explain.explain_similar(n.item, record.attributes, n.similarity))
 
     # --- explain one item -----------------------------------------------------------------
     def explain_for_user(self, user: str, item_id: str) -> Result:
-        found = self.catalog.get([item_id], with_vectors=True).get(item_id)
-        if found is None:
-            raise NotFoundError(f"no item {item_id!r} in the catalog", "find ids with `vlm4rec search TEXT`")
+        found = self.catalog.require(item_id, with_vectors=True)
         profile = self.ratings.profile(user)
         liked_items, liked, disliked = self.profile_vectors(profile)
         if not liked_items:

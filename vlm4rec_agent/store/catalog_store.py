@@ -18,7 +18,7 @@ import numpy as np
 from chromadb.errors import NotFoundError as ChromaNotFound
 
 from ..embedding_text import EMBEDDING_TEXT_VERSION
-from ..errors import StoreError
+from ..errors import NotFoundError, StoreError
 from ..grounding.schema import LIST_FIELDS, GroundingRecord
 from ..items import StoredItem
 
@@ -142,6 +142,13 @@ class CatalogStore:
         for i, item_id in enumerate(result["ids"]):
             vector = np.asarray(result["embeddings"][i], dtype=np.float32) if with_vectors else None
             found[item_id] = Neighbour(_item(item_id, result["metadatas"][i]), 1.0, vector)
+        return found
+
+    def require(self, item_id: str, with_vectors: bool = False) -> Neighbour:
+        """One stored item, or a clear error saying it is not in the catalog."""
+        found = self.get([item_id], with_vectors).get(item_id)
+        if found is None:
+            raise NotFoundError(f"no item {item_id!r} in the catalog", "find ids with `vlm4rec search TEXT`")
         return found
 
     def hashes(self, ids: Sequence[str]) -> dict[str, str]:
