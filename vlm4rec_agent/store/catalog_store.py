@@ -160,13 +160,13 @@ class CatalogStore:
         self, vectors: np.ndarray, n: int, where: dict | None = None, with_vectors: bool = False
     ) -> list[list[Neighbour]]:
         """The ``n`` nearest items to each query vector (fewer if the catalog or filter has fewer)."""
-        total = self.count()
-        if total == 0 or n < 1:
+        if n < 1:
             return [[] for _ in range(len(vectors))]
         include = ["metadatas", "distances"] + (["embeddings"] if with_vectors else [])
+        # Chroma itself answers with fewer than n when the catalog or the filter holds fewer.
         result = self._collection.query(
             query_embeddings=np.asarray(vectors, dtype=np.float32),
-            n_results=min(n, total),
+            n_results=n,
             where=where,
             include=include,
         )
