@@ -2,10 +2,10 @@ import re
 
 from PIL import Image, ImageDraw
 
-from vlm4rec_agent.grounding.basic import NOTICE, describe_attributes
+from vlm4rec_agent.grounding.basic import NOTICE
 from vlm4rec_agent.grounding.protocol import Grounder, GroundingInput, grounder_identity
 from vlm4rec_agent.grounding.registry import available_grounders, make_grounder
-from vlm4rec_agent.grounding.schema import Attributes
+from vlm4rec_agent.grounding.schema import Attributes, describe_attributes
 
 
 def product(colour, size=160):

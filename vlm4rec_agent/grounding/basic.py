@@ -19,7 +19,7 @@ import numpy as np
 from .colours import ColourNamer
 from .efficientnet_lite import classify, imagenet_classes
 from .protocol import GroundingInput
-from .schema import LIST_FIELDS, Attributes, GroundingRecord
+from .schema import LIST_FIELDS, Attributes, GroundingRecord, describe_attributes
 from .vocabulary import Vocabulary, load_vocabulary
 
 RULES_VERSION = 1
@@ -32,41 +32,6 @@ NOTICE = (
     "ImageNet classifier (EfficientNet-Lite0) and the photo's pixels; materials, style and occasion "
     "only from the item's own text."
 )
-
-
-def _join(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def _distinct_colours(colours: list[str], limit: int = 2) -> list[str]:
-    """The first colours that are not shades of one already chosen ('light grey' covers 'grey')."""
-    chosen: list[str] = []
-    for colour in colours:
-        words = set(colour.split())
-        if not any(words & set(c.split()) for c in chosen):
-            chosen.append(colour)
-    return chosen[:limit]
-
-
-def describe_attributes(attributes: Attributes) -> str:
-    """A short preference-oriented description assembled from attributes (no invented facts)."""
-    head = " and ".join(_distinct_colours(attributes.colors)) + " " + (attributes.category or "item")
-    head = head.strip()
-    article = "An" if head[0] in "aeiou" else "A"
-    sentence = f"{article} {head}"
-    if attributes.materials:
-        sentence += f" in {_join(attributes.materials)}"
-    if attributes.pattern:
-        sentence += f", {_join(attributes.pattern)}"
-    parts = [sentence + "."]
-    for label, values in (
-        ("Style", attributes.style),
-        ("Occasion", attributes.occasion),
-        ("Season", attributes.season),
-    ):
-        if values:
-            parts.append(f"{label}: {_join(values)}.")
-    return " ".join(parts)
 
 
 class BasicGrounder:

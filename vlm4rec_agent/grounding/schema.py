@@ -120,3 +120,38 @@ class GroundingRecord(BaseModel):
     def source(self) -> str:
         """One line naming the grounder, model and prompt version."""
         return f"{self.grounder} grounder ({self.model_id}, prompt {self.prompt_version})"
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _distinct_colours(colours: list[str], limit: int = 2) -> list[str]:
+    """The first colours that are not shades of one already chosen ('light grey' covers 'grey')."""
+    chosen: list[str] = []
+    for colour in colours:
+        words = set(colour.split())
+        if not any(words & set(c.split()) for c in chosen):
+            chosen.append(colour)
+    return chosen[:limit]
+
+
+def describe_attributes(attributes: Attributes) -> str:
+    """A short preference-oriented description assembled from attributes (no invented facts)."""
+    head = " and ".join(_distinct_colours(attributes.colors)) + " " + (attributes.category or "item")
+    head = head.strip()
+    article = "An" if head[0] in "aeiou" else "A"
+    sentence = f"{article} {head}"
+    if attributes.materials:
+        sentence += f" in {_join(attributes.materials)}"
+    if attributes.pattern:
+        sentence += f", {_join(attributes.pattern)}"
+    parts = [sentence + "."]
+    for label, values in (
+        ("Style", attributes.style),
+        ("Occasion", attributes.occasion),
+        ("Season", attributes.season),
+    ):
+        if values:
+            parts.append(f"{label}: {_join(values)}.")
+    return " ".join(parts)
