@@ -45,3 +45,16 @@ class Grounder(Protocol):
 def grounder_identity(grounder: Grounder) -> str:
     """The string that changes whenever a grounder would produce different records."""
     return f"{grounder.name}|{grounder.model_id}|{grounder.prompt_version}"
+
+
+class PartialGrounding(Exception):
+    """Some inputs of a batch could not be grounded; the others were.
+
+    ``records[i]`` is the record of input ``i`` or None, and ``reasons[i]`` says why it is None.
+    A grounder raises this instead of failing a whole batch for one bad input.
+    """
+
+    def __init__(self, records: list[GroundingRecord | None], reasons: dict[int, str]):
+        super().__init__(f"{len(reasons)} of {len(records)} inputs could not be grounded")
+        self.records = records
+        self.reasons = reasons
