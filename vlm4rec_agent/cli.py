@@ -25,6 +25,7 @@ _SETTING_FLAGS = (
     ("--home", "home", "folder of the embedded store (VLM4REC_HOME)"),
     ("--collection", "collection", "catalog name inside the store (VLM4REC_COLLECTION)"),
     ("--grounder", "grounder", "grounder to describe images with (VLM4REC_GROUNDER)"),
+    ("--model", "vlm_model", "the VLM for the transformers or openai grounder (VLM4REC_VLM_MODEL)"),
     ("--encoder", "encoder", "text encoder model id or path (VLM4REC_ENCODER)"),
     ("--chroma-host", "chroma_host", "Chroma server host (VLM4REC_CHROMA_HOST)"),
     ("--chroma-port", "chroma_port", "Chroma server port (VLM4REC_CHROMA_PORT)"),

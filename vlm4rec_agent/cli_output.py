@@ -114,6 +114,7 @@ def ingest_data(report: IngestReport) -> dict[str, Any]:
         "added": report.added,
         "updated": report.updated,
         "unchanged": report.unchanged,
+        "fallback": report.fallback,
         "skipped": [{"where": p.where, "item_id": p.item_id, "reason": p.reason} for p in report.skipped],
         "seconds": report.seconds,
         "items_per_second": round(report.items_per_second, 2),

@@ -2,9 +2,10 @@
 
 1. hash each item (image bytes + text + the pipeline that would process it) and skip the items
    whose stored hash is the same: a second ingest of an unchanged catalog only reads files;
-2. in chunks: open the images, ground them in batches, build the embedding text, encode, upsert.
-   Each finished chunk is stored before the next starts, so an interrupted ingest keeps its work
-   and the next run goes on from there.
+2. one grounding batch at a time (``VLM4REC_GROUNDING_BATCH_SIZE`` items): open the images,
+   ground them, build the embedding text, encode, upsert. Each batch is stored before the next
+   starts, so an interrupted ingest (a crash, a VLM that stops answering) keeps its work and the
+   next run goes on from there.
 
 A bad item (missing, damaged or non-image file) is skipped with its reason; nothing else is lost.
 """
@@ -23,7 +24,7 @@ from .catalogs import CatalogProblem
 from .embedding_text import EMBEDDING_TEXT_VERSION, build_embedding_text
 from .encoding import TextEncoder
 from .errors import Vlm4recError
-from .grounding.protocol import Grounder, GroundingInput, grounder_identity
+from .grounding.protocol import Grounder, GroundingInput, PartialGrounding, grounder_identity
 from .grounding.schema import GroundingRecord
 from .images import open_image
 from .items import Item, StoredItem, file_sha256
@@ -31,7 +32,6 @@ from .store import CatalogStore
 
 log = logging.getLogger(__name__)
 
-CHUNK_SIZE = 64
 Progress = bool | Callable[[int, int], None]
 
 
@@ -42,6 +42,7 @@ class IngestReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    fallback: int = 0  # stored with the basic grounder standing in for the configured VLM
     skipped: list[CatalogProblem] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -61,10 +62,18 @@ class IngestReport:
             f"{self.unchanged} unchanged",
             f"{len(self.skipped)} skipped",
         ]
+        if self.fallback:
+            parts.append(f"{self.fallback} grounded by the basic fallback")
         line = f"{self.source}: {self.seen} items read; " + ", ".join(parts)
         if self.stored:
             line += f" in {self.seconds.get('total', 0):.1f} s ({self.items_per_second:.1f} items/s)"
         return line
+
+
+def _stored_hash(content_hash: str, record: GroundingRecord) -> str:
+    """A record made by the fallback grounder is stored under a hash that no plan matches,
+    so the next ingest grounds the item again with the configured VLM."""
+    return f"fallback:{content_hash}" if record.status == "fallback" else content_hash
 
 
 class _Clock:
@@ -125,8 +134,8 @@ class Ingestor:
                 plan = self._plan(items, report)
             bar = tqdm(total=len(plan.todo), unit="item", desc="ingest", disable=progress is not True or not plan.todo)
             done = 0
-            for start in range(0, len(plan.todo), CHUNK_SIZE):
-                chunk = plan.todo[start : start + CHUNK_SIZE]
+            for start in range(0, len(plan.todo), self.batch_size):
+                chunk = plan.todo[start : start + self.batch_size]
                 self._process(chunk, plan.existing, report, clock)
                 done += len(chunk)
                 bar.update(len(chunk))
@@ -161,6 +170,10 @@ class Ingestor:
     ) -> list[GroundingRecord | None]:
         try:
             return list(self.grounder.ground(inputs))
+        except PartialGrounding as partial:
+            for i, reason in partial.reasons.items():
+                report.skipped.append(CatalogProblem(str(items[i].image), f"not grounded: {reason}", items[i].id))
+            return partial.records
         except Vlm4recError:
             raise  # a misconfigured grounder fails every item: say so once
         except Exception as error:  # one bad input must not sink its batch: retry one by one
@@ -169,6 +182,9 @@ class Ingestor:
         for one, item in zip(inputs, items):
             try:
                 records.extend(self.grounder.ground([one]))
+            except PartialGrounding as partial:
+                report.skipped.append(CatalogProblem(str(item.image), f"not grounded: {partial.reasons[0]}", item.id))
+                records.append(None)
             except Vlm4recError:
                 raise
             except Exception as error:
@@ -190,12 +206,9 @@ class Ingestor:
                 loaded.append(
                     (item, content_hash, GroundingInput(image=image, text=item.text or None, image_hash=image_hash))
                 )
-        ready: list[tuple[Item, str, GroundingRecord]] = []
         with clock.stage("ground"):
-            for start in range(0, len(loaded), self.batch_size):
-                batch = loaded[start : start + self.batch_size]
-                records = self._ground([g for _, _, g in batch], [i for i, _, _ in batch], report)
-                ready += [(item, ch, rec) for (item, ch, _), rec in zip(batch, records) if rec is not None]
+            records = self._ground([g for _, _, g in loaded], [i for i, _, _ in loaded], report) if loaded else []
+        ready = [(item, ch, rec) for (item, ch, _), rec in zip(loaded, records) if rec is not None]
         if not ready:
             return
         texts = [build_embedding_text(rec.attributes, item.text, self.embed_item_text) for item, _, rec in ready]
@@ -208,10 +221,11 @@ class Ingestor:
                 self.store = self._open_store(encoder.dim)
             stored = [
                 StoredItem(id=item.id, image=str(item.image.resolve()), title=item.title, text=item.text,
-                           extra=item.extra, record=rec, content_hash=ch)
+                           extra=item.extra, record=rec, content_hash=_stored_hash(ch, rec))
                 for item, ch, rec in ready
             ]  # fmt: skip
             self.store.upsert(stored, vectors, texts)
+        report.fallback += sum(rec.status == "fallback" for _, _, rec in ready)
         for item, _, _ in ready:
             if item.id in existing:
                 report.updated += 1

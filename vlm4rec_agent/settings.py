@@ -37,7 +37,44 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
     chroma_ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server.")
     chroma_token: SecretStr | None = Field(None, description="Bearer token for a Chroma server that requires one.")
-    grounder: str = Field("basic", description="Which grounder describes images: `basic` (offline, no VLM).")
+    grounder: str = Field(
+        "basic",
+        description="Which grounder describes images: `basic` (offline, no VLM), `transformers` (a local VLM) "
+        "or `openai` (an OpenAI-compatible server such as vLLM).",
+    )
+    grounder_fallback: bool = Field(
+        False,
+        description="When the chosen VLM cannot be used, let the basic grounder stand in (every such record says "
+        "so and is grounded again by the next ingest) instead of stopping.",
+    )
+    grounding_prompt: str = Field(
+        "ground_product.v1", description="Grounding prompt: the name of a file in prompts/ or the path of your own."
+    )
+    grounding_cache: bool = Field(
+        True, description="Cache VLM answers on disk (HOME/cache) so that no image is sent to a VLM twice."
+    )
+    vlm_model: str | None = Field(
+        None,
+        description="The VLM: a hub id or local folder for `transformers` (default HuggingFaceTB/SmolVLM-256M-Instruct), "
+        "the served model name for `openai`.",
+    )
+    vlm_device: str = Field(
+        "cpu", description="Device of a `transformers` VLM: `cpu`, `cuda`, `cuda:1`, or `auto` (accelerate)."
+    )
+    vlm_dtype: str = Field(
+        "auto", description="Weights' dtype for a `transformers` VLM: `auto`, `float32`, `bfloat16`, `float16`."
+    )
+    vlm_max_new_tokens: int = Field(384, ge=16, description="Longest answer a VLM may give, in tokens.")
+    openai_base_url: str | None = Field(
+        None,
+        description="Base URL of the OpenAI-compatible server, e.g. `http://localhost:8000/v1`; images go nowhere until it is set.",
+    )
+    openai_api_key: SecretStr | None = Field(None, description="API key for that server, if it needs one.")
+    openai_timeout: float = Field(60.0, gt=0, description="Seconds to wait for one answer before retrying.")
+    openai_max_retries: int = Field(
+        3, ge=0, description="Retries after a timeout, a 429 or a 5xx, with exponential backoff."
+    )
+    openai_concurrency: int = Field(4, ge=1, description="Requests in flight at once.")
     encoder: str = Field(
         "all-MiniLM-L6-v2",
         description="Text encoder: `all-MiniLM-L6-v2` (bundled, offline) or any sentence-transformers model id or path.",
@@ -86,6 +123,10 @@ class Settings(BaseSettings):
     @property
     def models_path(self) -> Path:
         return (self.model_cache or self.home / "models").expanduser()
+
+    @property
+    def grounding_cache_path(self) -> Path:
+        return self.home / "cache" / "grounding.sqlite"
 
     @property
     def chroma_path(self) -> Path:

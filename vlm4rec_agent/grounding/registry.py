@@ -1,12 +1,18 @@
-"""Grounders by name. ``VLM4REC_GROUNDER`` picks one; other modules register theirs here."""
+"""Grounders by name. ``VLM4REC_GROUNDER`` picks one; other modules register theirs here.
+
+A VLM grounder is wrapped twice: by the on-disk cache (unless ``VLM4REC_GROUNDING_CACHE`` is
+off), and, when ``VLM4REC_GROUNDER_FALLBACK`` allows it, by the fallback to the basic grounder.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..errors import ConfigurationError
 from ..settings import Settings
-from .protocol import Grounder
+from .protocol import Grounder, GroundingInput
+from .schema import GroundingRecord
+from .vlm import GrounderUnavailable
 
 GrounderFactory = Callable[[Settings], Grounder]
 _FACTORIES: dict[str, GrounderFactory] = {}
@@ -20,6 +26,17 @@ def available_grounders() -> list[str]:
     return sorted(_FACTORIES)
 
 
+class _Unusable:
+    """Stands for a VLM grounder that could not even be built; grounding raises why."""
+
+    def __init__(self, name: str, model_id: str, error: GrounderUnavailable):
+        self.name, self.model_id, self.prompt_version = name, model_id, "-"
+        self.error = error
+
+    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingRecord]:
+        raise self.error
+
+
 def make_grounder(settings: Settings) -> Grounder:
     factory = _FACTORIES.get(settings.grounder)
     if factory is None:
@@ -27,7 +44,23 @@ def make_grounder(settings: Settings) -> Grounder:
             f"unknown grounder {settings.grounder!r}",
             f"set VLM4REC_GROUNDER (or --grounder) to one of: {', '.join(available_grounders())}",
         )
-    return factory(settings)
+    if settings.grounder == "basic":
+        return factory(settings)
+    try:
+        grounder = factory(settings)
+    except GrounderUnavailable as error:
+        if not settings.grounder_fallback:
+            raise
+        grounder = _Unusable(settings.grounder, settings.vlm_model or "?", error)
+    if settings.grounding_cache and not isinstance(grounder, _Unusable):
+        from .cache import CachedGrounder, GroundingCache
+
+        grounder = CachedGrounder(grounder, GroundingCache(settings.grounding_cache_path))
+    if settings.grounder_fallback:
+        from .vlm import FallbackGrounder
+
+        grounder = FallbackGrounder(grounder, _basic(settings))
+    return grounder
 
 
 def _basic(settings: Settings) -> Grounder:
@@ -36,4 +69,37 @@ def _basic(settings: Settings) -> Grounder:
     return BasicGrounder()
 
 
+def _transformers(settings: Settings) -> Grounder:
+    from .prompt import load_prompt
+    from .transformers_vlm import TransformersGrounder
+
+    return TransformersGrounder(
+        settings.vlm_model,
+        load_prompt(settings.grounding_prompt),
+        device=settings.vlm_device,
+        dtype=settings.vlm_dtype,
+        max_new_tokens=settings.vlm_max_new_tokens,
+        batch_size=settings.grounding_batch_size,
+    )
+
+
+def _openai(settings: Settings) -> Grounder:
+    from .openai_api import OpenAIGrounder
+    from .prompt import load_prompt
+
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return OpenAIGrounder(
+        settings.openai_base_url,
+        settings.vlm_model,
+        load_prompt(settings.grounding_prompt),
+        api_key=key,
+        timeout=settings.openai_timeout,
+        max_retries=settings.openai_max_retries,
+        concurrency=settings.openai_concurrency,
+        max_new_tokens=settings.vlm_max_new_tokens,
+    )
+
+
 register_grounder("basic", _basic)
+register_grounder("transformers", _transformers)
+register_grounder("openai", _openai)

@@ -1,0 +1,141 @@
+"""The openai grounder against a real HTTP server on 127.0.0.1 that plays an OpenAI-compatible VLM."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from vlm4rec_agent.grounding.openai_api import OpenAIGrounder
+from vlm4rec_agent.grounding.prompt import load_prompt
+from vlm4rec_agent.grounding.protocol import GroundingInput, PartialGrounding
+from vlm4rec_agent.grounding.vlm import GrounderUnavailable, GroundingFailed
+from vlm4rec_agent.testing.fake_openai import FakeOpenAIServer, Reply, scripted
+
+GOOD = {
+    "category": "dress",
+    "colors": ["red"],
+    "materials": ["linen"],
+    "style": ["casual", "romantic"],
+    "pattern": ["solid"],
+    "occasion": ["beach"],
+    "season": ["summer"],
+    "description": "A red linen sundress for hot days by the sea.",
+}
+
+
+def image(colour=(200, 30, 35)):
+    return Image.new("RGB", (64, 48), colour)
+
+
+def grounder(server, **kwargs):
+    options = {"timeout": 5.0, "max_retries": 2, "backoff": 0.01, "concurrency": 4}
+    options.update(kwargs)
+    return OpenAIGrounder(server.url, "fake-vlm", load_prompt(), **options)
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(responder, **kwargs):
+        server = FakeOpenAIServer(responder, **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_good_json_gives_a_complete_record_and_the_request_is_well_formed(serve):
+    server = serve(scripted(Reply(content=json.dumps(GOOD))), api_key="sk-test")
+    g = grounder(server, api_key="sk-test")
+    [record] = g.ground([GroundingInput(image(), text="Linen sundress")])
+    assert record.status == "ok" and record.grounder == "openai" and record.model_id == "fake-vlm"
+    assert record.attributes.category == "dress" and record.attributes.materials == ["linen"]
+    assert record.prompt_version.startswith("ground_product.v1#")
+    assert record.raw_output == json.dumps(GOOD)
+    [request] = server.requests
+    assert request["model"] == "fake-vlm" and request["temperature"] == 0
+    text_part, image_part = request["messages"][0]["content"]
+    assert "Linen sundress" in text_part["text"] and "not instructions" in text_part["text"]
+    url = image_part["image_url"]["url"]
+    assert url.startswith("data:image/jpeg;base64,")
+    assert Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).size == (64, 48)
+
+
+def test_fenced_json_with_chatter_is_read(serve):
+    answer = "Sure! Here is the JSON:\n```json\n" + json.dumps(GOOD, indent=2) + "\n```\nLet me know."
+    [record] = grounder(serve(scripted(Reply(content=answer)))).ground([GroundingInput(image())])
+    assert record.status == "ok" and record.attributes.colors == ["red"]
+
+
+def test_broken_json_keeps_the_text_and_marks_the_record(serve):
+    answer = "I think this is a red linen dress, nice for summer {category: dress"
+    [record] = grounder(serve(scripted(Reply(content=answer)))).ground([GroundingInput(image())])
+    assert record.status == "unparsed"
+    assert record.attributes.description == answer
+    assert record.attributes.category == "dress" and "linen" in record.attributes.materials  # read from the prose
+    assert "could not be read" in record.notice
+
+
+def test_a_429_is_retried_then_succeeds(serve):
+    server = serve(scripted(Reply(status=429, headers={"Retry-After": "0"}), Reply(content=json.dumps(GOOD))))
+    [record] = grounder(server).ground([GroundingInput(image())])
+    assert record.status == "ok" and len(server.requests) == 2
+
+
+def test_a_server_that_never_answers_in_time_fails_after_the_retries(serve):
+    server = serve(scripted(Reply(content=json.dumps(GOOD), delay=1.0)))
+    with pytest.raises(GroundingFailed, match=r"did not answer after 2 tries \(no answer within 0.3 s\)"):
+        grounder(server, timeout=0.3, max_retries=1).ground([GroundingInput(image())])
+    assert len(server.requests) == 2
+
+
+def test_5xx_after_all_retries_says_so(serve):
+    server = serve(scripted(Reply(status=503)))
+    with pytest.raises(GroundingFailed, match=r"after 3 tries \(HTTP 503\).*run the ingest again"):
+        grounder(server).ground([GroundingInput(image())])
+
+
+def test_a_refused_key_stops_at_once_and_says_what_to_set(serve):
+    server = serve(scripted(Reply(content="{}")), api_key="right")
+    with pytest.raises(GrounderUnavailable, match=r"refused the request \(401.*VLM4REC_OPENAI_API_KEY"):
+        grounder(server, api_key="wrong").ground([GroundingInput(image()), GroundingInput(image())])
+
+
+def test_an_unknown_model_or_path_is_a_404_with_a_hint(serve):
+    server = serve(scripted(Reply(status=404)))
+    with pytest.raises(GrounderUnavailable, match=r"no such model or endpoint.*VLM4REC_VLM_MODEL"):
+        grounder(server).ground([GroundingInput(image())])
+
+
+def test_one_refused_image_does_not_sink_the_batch(serve):
+    def respond(request):
+        url = request["messages"][0]["content"][1]["image_url"]["url"]
+        pixel = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).getpixel((0, 0))
+        return Reply(status=400) if pixel[2] > 150 else Reply(content=json.dumps(GOOD))
+
+    inputs = [GroundingInput(image()), GroundingInput(image((40, 80, 200))), GroundingInput(image())]
+    with pytest.raises(PartialGrounding) as caught:
+        grounder(serve(respond)).ground(inputs)
+    assert [r is not None for r in caught.value.records] == [True, False, True]
+    assert "refused this image (400" in caught.value.reasons[1]
+
+
+def test_requests_run_concurrently_up_to_the_limit(serve):
+    server = serve(scripted(Reply(content=json.dumps(GOOD), delay=0.2)))
+    records = grounder(server, concurrency=3).ground([GroundingInput(image()) for _ in range(7)])
+    assert len(records) == 7 and all(r.status == "ok" for r in records)
+    assert server.max_in_flight == 3
+
+
+def test_nothing_is_sent_without_a_base_url_or_a_model():
+    with pytest.raises(GrounderUnavailable, match="VLM4REC_OPENAI_BASE_URL"):
+        OpenAIGrounder(None, "m", load_prompt())
+    with pytest.raises(GrounderUnavailable, match="VLM4REC_VLM_MODEL"):
+        OpenAIGrounder("http://127.0.0.1:9/v1", None, load_prompt())

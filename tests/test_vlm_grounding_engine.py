@@ -1,0 +1,153 @@
+"""VLM grounders inside the engine and the CLI: cache, fallback, errors, describe."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vlm4rec_agent.cli import main
+from vlm4rec_agent.engine import Engine
+from vlm4rec_agent.errors import ConfigurationError, Vlm4recError
+from vlm4rec_agent.settings import Settings
+from vlm4rec_agent.testing.fake_openai import FakeOpenAIServer, Reply, scripted
+from vlm4rec_agent.testing.tiny_vlm import build_tiny_vlm
+
+ANSWER = json.dumps(
+    {
+        "category": "dress",
+        "colors": ["red"],
+        "materials": ["linen"],
+        "style": ["bohemian"],
+        "pattern": ["floral"],
+        "occasion": ["beach"],
+        "season": ["summer"],
+        "description": "A flowing floral dress.",
+    }
+)
+
+
+@pytest.fixture
+def vlm_server():
+    with FakeOpenAIServer(scripted(Reply(content=ANSWER))) as server:
+        yield server
+
+
+def openai_engine(tmp_path, model_cache, encoder, server_url, **overrides):
+    values = dict(
+        home=tmp_path / "home",
+        model_cache=model_cache,
+        grounder="openai",
+        openai_base_url=server_url,
+        vlm_model="fake-vlm",
+        openai_max_retries=0,
+    )
+    values.update(overrides)
+    return Engine(Settings(**values), encoder=encoder)
+
+
+def test_vlm_attributes_reach_the_store_and_the_explanations(tmp_path, model_cache, encoder, vlm_server, small_catalog):
+    engine = openai_engine(tmp_path, model_cache, encoder, vlm_server.url)
+    report = engine.ingest(small_catalog)
+    assert report.added == 10 and len(vlm_server.requests) == 10
+    item = engine.get_item("oak-chair")
+    assert item.record.grounder == "openai" and item.attributes.pattern == ["floral"]
+    [top] = engine.search("bohemian floral", k=1)
+    assert {r.value for r in top.explanation.reasons} >= {"bohemian", "floral"}
+
+
+def test_a_second_ingest_makes_zero_vlm_calls_and_a_new_prompt_asks_again(
+    tmp_path, model_cache, encoder, vlm_server, small_catalog
+):
+    openai_engine(tmp_path, model_cache, encoder, vlm_server.url).ingest(small_catalog)
+    assert len(vlm_server.requests) == 10
+    # Another collection in the same home: everything is embedded and stored again, nothing re-asked.
+    again = openai_engine(tmp_path, model_cache, encoder, vlm_server.url, collection="copy").ingest(small_catalog)
+    assert again.added == 10 and len(vlm_server.requests) == 10
+    prompt = tmp_path / "mine.v2.txt"
+    prompt.write_text("Describe this product as JSON. $item_text")
+    engine = openai_engine(
+        tmp_path, model_cache, encoder, vlm_server.url, collection="copy", grounding_prompt=str(prompt)
+    )
+    report = engine.ingest(small_catalog)
+    assert report.updated == 10 and len(vlm_server.requests) == 20
+    assert engine.get_item("red-dress").record.prompt_version.startswith("mine.v2#")
+
+
+def test_without_fallback_an_unusable_vlm_stops_with_what_to_set(tmp_path, model_cache, encoder, small_catalog):
+    with FakeOpenAIServer(scripted(Reply(content=ANSWER)), api_key="right") as server:
+        engine = openai_engine(tmp_path, model_cache, encoder, server.url)
+        with pytest.raises(ConfigurationError, match="refused the request.*VLM4REC_OPENAI_API_KEY"):
+            engine.ingest(small_catalog)
+    assert engine.stats().items == 0
+
+
+def test_with_fallback_the_basic_grounder_stands_in_visibly_and_is_replaced_later(
+    tmp_path, model_cache, encoder, small_catalog
+):
+    with FakeOpenAIServer(scripted(Reply(content=ANSWER)), api_key="right") as locked:
+        engine = openai_engine(tmp_path, model_cache, encoder, locked.url, grounder_fallback=True)
+        report = engine.ingest(small_catalog)
+    assert report.added == 10 and report.fallback == 10 and "grounded by the basic fallback" in report.summary()
+    record = engine.get_item("red-dress").record
+    assert record.status == "fallback" and record.grounder == "basic"
+    assert "openai grounder (fake-vlm) was not used" in record.notice and "401" in record.notice
+    with FakeOpenAIServer(scripted(Reply(content=ANSWER))) as good:
+        engine = openai_engine(tmp_path, model_cache, encoder, good.url, grounder_fallback=True)
+        report = engine.ingest(small_catalog)
+        assert report.updated == 10 and report.fallback == 0 and len(good.requests) == 10
+    assert engine.get_item("red-dress").record.grounder == "openai"
+
+
+def test_fallback_also_covers_a_vlm_that_is_not_configured(tmp_path, model_cache, encoder, small_catalog):
+    engine = openai_engine(tmp_path, model_cache, encoder, None, grounder_fallback=True)
+    report = engine.ingest(small_catalog)
+    assert report.fallback == 10
+    assert "VLM4REC_OPENAI_BASE_URL" in engine.get_item("red-dress").record.notice
+
+
+def test_a_timeout_mid_ingest_keeps_what_was_stored(tmp_path, model_cache, encoder, small_catalog):
+    replies = [Reply(content=ANSWER)] * 3 + [Reply(content=ANSWER, delay=2.0)]
+    with FakeOpenAIServer(scripted(*replies)) as server:
+        engine = openai_engine(
+            tmp_path, model_cache, encoder, server.url, openai_timeout=0.3, grounding_batch_size=3, openai_concurrency=1
+        )
+        with pytest.raises(Vlm4recError, match="did not answer"):
+            engine.ingest(small_catalog)
+    assert engine.stats().items == 3  # the first batch was stored before the server went slow
+    with FakeOpenAIServer(scripted(Reply(content=ANSWER))) as server:
+        engine = openai_engine(tmp_path, model_cache, encoder, server.url, grounding_batch_size=3)
+        report = engine.ingest(small_catalog)
+        assert (report.added, report.unchanged, len(server.requests)) == (7, 3, 7)
+
+
+# --- the command line -----------------------------------------------------------------------
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch, model_cache):
+    monkeypatch.setenv("VLM4REC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VLM4REC_MODEL_CACHE", str(model_cache))
+
+
+def test_describe_with_a_local_transformers_model(cli_env, tmp_path, product_image, capsys):
+    model = build_tiny_vlm("idefics3", tmp_path / "tiny-idefics3")
+    photo = product_image(colour=(200, 30, 35))
+    code = main(["describe", str(photo), "--grounder", "transformers", "--model", str(model), "--json"])
+    record = json.loads(capsys.readouterr().out)
+    assert code == 0 and record["grounder"] == "transformers" and record["model_id"] == str(model)
+    assert record["raw_output"]
+
+
+def test_describe_with_an_openai_compatible_server(cli_env, monkeypatch, vlm_server, product_image, capsys):
+    monkeypatch.setenv("VLM4REC_OPENAI_BASE_URL", vlm_server.url)
+    code = main(
+        ["describe", str(product_image()), "--grounder", "openai", "--model", "fake-vlm", "--text", "summer dress"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "openai grounder (fake-vlm" in out and "pattern    floral" in out
+    assert "summer dress" in vlm_server.requests[0]["messages"][0]["content"][0]["text"]
+
+
+def test_describe_with_an_unreachable_vlm_is_one_line(cli_env, product_image, capsys):
+    code = main(["describe", str(product_image()), "--grounder", "openai", "--model", "m"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: the openai grounder has no server") and err.count("\n") == 1

@@ -1,0 +1,138 @@
+"""A scripted OpenAI-compatible chat completions server on 127.0.0.1, for tests and benchmarks.
+
+It speaks just enough of the protocol (``POST /v1/chat/completions``) for the openai grounder:
+a ``responder`` decides each reply from the request, so a test can script good JSON, fenced
+JSON, broken answers, 429s, slow answers and refused keys. It records every request and the
+largest number it was answering at once (to measure client concurrency).
+
+    with FakeOpenAIServer(lambda request: Reply(content='{"category": "dress"}')) as server:
+        ... VLM4REC_OPENAI_BASE_URL=server.url ...
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    content: str | None = None  # the assistant message's text (for status 200)
+    delay: float = 0.0  # seconds to wait before answering
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None  # a raw body, instead of a chat completion
+
+
+Responder = Callable[[dict], Reply]
+
+
+def scripted(*replies: Reply) -> Responder:
+    """Reply with each of ``replies`` in turn, then keep repeating the last one."""
+    lock = threading.Lock()
+    position = [0]
+
+    def respond(request: dict) -> Reply:
+        with lock:
+            reply = replies[min(position[0], len(replies) - 1)]
+            position[0] += 1
+        return reply
+
+    return respond
+
+
+class FakeOpenAIServer:
+    def __init__(self, responder: Responder, api_key: str | None = None):
+        self.responder = responder
+        self.api_key = api_key
+        self.requests: list[dict] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def start(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+                data = body.encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting
+                    pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                try:
+                    request = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError:
+                    return self._send(400, json.dumps({"error": {"message": "body is not JSON"}}))
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    return self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}))
+                if server.api_key and self.headers.get("Authorization") != f"Bearer {server.api_key}":
+                    return self._send(401, json.dumps({"error": {"message": "invalid api key"}}))
+                with server._lock:
+                    server.requests.append(request)
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    reply = server.responder(request)
+                    if reply.delay:
+                        time.sleep(reply.delay)
+                    if reply.body is not None:
+                        return self._send(reply.status, reply.body, reply.headers)
+                    if reply.status != 200:
+                        body = json.dumps({"error": {"message": f"scripted {reply.status}"}})
+                        return self._send(reply.status, body, reply.headers)
+                    completion = {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion",
+                        "model": request.get("model", ""),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": reply.content or ""},
+                            }
+                        ],
+                    }
+                    return self._send(200, json.dumps(completion), reply.headers)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+        return Handler
