@@ -2,10 +2,10 @@
 
 1. hash each item (image bytes + text + the pipeline that would process it) and skip the items
    whose stored hash is the same: a second ingest of an unchanged catalog only reads files;
-2. one grounding batch at a time (``VLM4REC_GROUNDING_BATCH_SIZE`` items): open the images,
-   ground them, build the embedding text, encode, upsert. Each batch is stored before the next
-   starts, so an interrupted ingest (a crash, a VLM that stops answering) keeps its work and the
-   next run goes on from there.
+2. one grounding batch at a time (``VLM4REC_GROUNDING_BATCH_SIZE`` items): open the images and
+   ground them; every 64 grounded items, build the embedding texts, encode and upsert. When
+   grounding fails or is interrupted, what was grounded is stored first, so the next run goes
+   on from there (and a VLM's answers are also in its cache).
 
 A bad item (missing, damaged or non-image file) is skipped with its reason; nothing else is lost.
 """
@@ -32,6 +32,9 @@ from .store import CatalogStore
 
 log = logging.getLogger(__name__)
 
+# Grounded items are encoded and stored in groups of this many (the encoder and Chroma work
+# best on larger batches), and whatever is grounded is stored when an ingest stops early.
+STORE_EVERY = 64
 Progress = bool | Callable[[int, int], None]
 
 
@@ -133,15 +136,22 @@ class Ingestor:
             with clock.stage("hash"):
                 plan = self._plan(items, report)
             bar = tqdm(total=len(plan.todo), unit="item", desc="ingest", disable=progress is not True or not plan.todo)
-            done = 0
-            for start in range(0, len(plan.todo), self.batch_size):
-                chunk = plan.todo[start : start + self.batch_size]
-                self._process(chunk, plan.existing, report, clock)
-                done += len(chunk)
-                bar.update(len(chunk))
-                if callable(progress):
-                    progress(done, len(plan.todo))
-            bar.close()
+            done, grounded = 0, []
+            try:
+                for start in range(0, len(plan.todo), self.batch_size):
+                    chunk = plan.todo[start : start + self.batch_size]
+                    grounded += self._load_and_ground(chunk, report, clock)
+                    if len(grounded) >= STORE_EVERY:
+                        self._store(grounded, plan.existing, report, clock)
+                        grounded = []
+                    done += len(chunk)
+                    bar.update(len(chunk))
+                    if callable(progress):
+                        progress(done, len(plan.todo))
+            finally:  # even when grounding fails or is interrupted, keep what was grounded
+                if grounded:
+                    self._store(grounded, plan.existing, report, clock)
+                bar.close()
         report.seconds = {k: round(v, 3) for k, v in clock.seconds.items()}
         return report
 
@@ -192,9 +202,9 @@ class Ingestor:
                 records.append(None)
         return records
 
-    def _process(
-        self, chunk: list[tuple[Item, str, str]], existing: set[str], report: IngestReport, clock: _Clock
-    ) -> None:
+    def _load_and_ground(
+        self, chunk: list[tuple[Item, str, str]], report: IngestReport, clock: _Clock
+    ) -> list[tuple[Item, str, GroundingRecord]]:
         loaded: list[tuple[Item, str, GroundingInput]] = []
         with clock.stage("load"):
             for item, image_hash, content_hash in chunk:
@@ -208,9 +218,11 @@ class Ingestor:
                 )
         with clock.stage("ground"):
             records = self._ground([g for _, _, g in loaded], [i for i, _, _ in loaded], report) if loaded else []
-        ready = [(item, ch, rec) for (item, ch, _), rec in zip(loaded, records) if rec is not None]
-        if not ready:
-            return
+        return [(item, ch, rec) for (item, ch, _), rec in zip(loaded, records) if rec is not None]
+
+    def _store(
+        self, ready: list[tuple[Item, str, GroundingRecord]], existing: set[str], report: IngestReport, clock: _Clock
+    ) -> None:
         texts = [build_embedding_text(rec.attributes, item.text, self.embed_item_text) for item, _, rec in ready]
         with clock.stage("load encoder"):
             encoder = self._load_encoder()

@@ -144,6 +144,9 @@ class OnnxEncoder:
         self._tokenizer.enable_padding(pad_id=meta["pad_id"])
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        # Idle threads must not spin: between encodes the CPU belongs to the grounder (torch).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
             str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
