@@ -46,20 +46,6 @@ def dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
 
 
-def result_data(result: Result) -> dict[str, Any]:
-    return {
-        "rank": result.rank,
-        "id": result.item.id,
-        "title": result.item.title,
-        "score": round(result.score, 4),
-        "image": result.item.image,
-        "explanation": result.explanation.text,
-        "reasons": [r.model_dump() for r in result.explanation.reasons],
-        "attributes": result.item.attributes.model_dump(),
-        "grounder": result.item.record.grounder,
-    }
-
-
 def results_text(results: Sequence[Result]) -> str:
     if not results:
         return "No items matched."
@@ -131,15 +117,6 @@ def profile_text(view: ProfileView) -> str:
         shared = ", ".join(f"{FIELD_LABELS[f]}: {v} ({n})" for f, v, n in view.common[:8])
         lines.append(f"  in common: {shared}")
     return "\n".join(lines)
-
-
-def profile_data(view: ProfileView) -> dict[str, Any]:
-    return {
-        "user": view.user,
-        "liked": [{"id": i.id, "title": i.title} for i in view.liked],
-        "disliked": [{"id": i.id, "title": i.title} for i in view.disliked],
-        "common": [{"field": f, "value": v, "count": n} for f, v, n in view.common],
-    }
 
 
 def stats_text(stats: Stats) -> str:
