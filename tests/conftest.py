@@ -142,10 +142,8 @@ SMALL_CATALOG = [
 ]
 
 
-@pytest.fixture
-def small_catalog(tmp_path) -> Path:
+def write_small_catalog(folder: Path) -> Path:
     """A JSONL catalog of ten generated products, with images relative to the file."""
-    folder = tmp_path / "catalog"
     lines = []
     for item_id, colour, text in SMALL_CATALOG:
         draw_product(folder / "images" / f"{item_id}.jpg", colour)
@@ -156,6 +154,17 @@ def small_catalog(tmp_path) -> Path:
     path = folder / "items.jsonl"
     path.write_text("\n".join(lines) + "\n", "utf-8")
     return path
+
+
+@pytest.fixture
+def small_catalog(tmp_path) -> Path:
+    return write_small_catalog(tmp_path / "catalog")
+
+
+@pytest.fixture(scope="session")
+def catalog_writer():
+    """The small catalog's writer, for fixtures wider than one test."""
+    return write_small_catalog
 
 
 @pytest.fixture

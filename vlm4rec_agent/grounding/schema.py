@@ -126,7 +126,7 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def _distinct_colours(colours: list[str], limit: int = 2) -> list[str]:
+def distinct_colours(colours: list[str], limit: int = 2) -> list[str]:
     """The first colours that are not shades of one already chosen ('light grey' covers 'grey')."""
     chosen: list[str] = []
     for colour in colours:
@@ -138,7 +138,7 @@ def _distinct_colours(colours: list[str], limit: int = 2) -> list[str]:
 
 def describe_attributes(attributes: Attributes) -> str:
     """A short preference-oriented description assembled from attributes (no invented facts)."""
-    head = " and ".join(_distinct_colours(attributes.colors)) + " " + (attributes.category or "item")
+    head = " and ".join(distinct_colours(attributes.colors)) + " " + (attributes.category or "item")
     head = head.strip()
     article = "An" if head[0] in "aeiou" else "A"
     sentence = f"{article} {head}"

@@ -49,8 +49,9 @@ class PhraseMatcher:
                 self._canonical.setdefault(_normalize_text(phrase).strip(), canonical)
         alternatives = sorted(self._canonical, key=len, reverse=True)
         body = "|".join(re.escape(p) for p in alternatives)
-        # A hyphen counts as part of a word: "t-shirt" must not also match "shirt".
-        self._pattern = re.compile(rf"(?<![\w-])(?:{body})(?![\w-])")
+        # A hyphen counts as part of a word: "t-shirt" must not also match "shirt". A plain
+        # plural ending is allowed ("dresses", "lamps"); irregular plurals are phrases of their own.
+        self._pattern = re.compile(rf"(?<![\w-])(?P<phrase>{body})(?:es|s)?(?![\w-])")
 
     def find(self, text: str | None) -> list[str]:
         """Canonical values found in ``text``, by first occurrence, without duplicates."""
@@ -58,7 +59,7 @@ class PhraseMatcher:
             return []
         found: list[str] = []
         for match in self._pattern.finditer(_normalize_text(text)):
-            canonical = self._canonical[match.group(0)]
+            canonical = self._canonical[match.group("phrase")]
             if canonical not in found:
                 found.append(canonical)
         return found

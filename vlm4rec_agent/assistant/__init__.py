@@ -1,0 +1,23 @@
+"""The shopping assistant: an offline dialogue manager and an LLM agent, over the same tools."""
+
+from __future__ import annotations
+
+from ..settings import Settings
+from ..tools import ShopTools
+from .conversation import Assistant, Conversation, Turn
+
+__all__ = ["Assistant", "Conversation", "Turn", "make_assistant"]
+
+
+def make_assistant(shop: ShopTools, settings: Settings) -> Assistant:
+    """The assistant that ``VLM4REC_ASSISTANT`` asks for (``auto``: the LLM when one is configured)."""
+    wants_llm = settings.assistant == "llm" or (
+        settings.assistant == "auto" and settings.chat_base_url and settings.chat_model
+    )
+    if wants_llm:
+        from .llm import LlmAssistant
+
+        return LlmAssistant.from_settings(shop, settings)
+    from .dialogue import DialogueManager
+
+    return DialogueManager(shop)

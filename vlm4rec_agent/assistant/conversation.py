@@ -1,0 +1,51 @@
+"""What both assistants share: the conversation's state, a turn's answer, and their protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+
+@dataclass
+class Conversation:
+    """One shopper's conversation: who they are and what is on their screen."""
+
+    user_id: str
+    query: str = ""
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    selected: int | None = None
+    messages: list[Any] = field(default_factory=list)  # an LLM assistant's history
+
+    def clear(self) -> None:
+        self.query, self.include, self.exclude, self.results, self.selected = "", [], [], [], None
+        self.messages = []
+
+
+@dataclass
+class Turn:
+    """The assistant's answer: text for the chat; results and profile for the panels (None: unchanged)."""
+
+    text: str
+    results: list[dict[str, Any]] | None = None
+    profile: dict[str, Any] | None = None
+    intent: str = ""
+
+
+class Assistant(Protocol):
+    """Answers a shopper's message, streaming: each Turn holds the text so far."""
+
+    name: str
+    description: str
+
+    def stream(self, conversation: Conversation, message: str, photo: str | None = None) -> Iterator[Turn]: ...
+
+
+def stream_text(turn: Turn, words_per_step: int = 6) -> Iterator[Turn]:
+    """Yield a finished turn a few words at a time, so that it reads as it arrives."""
+    words = turn.text.split(" ")
+    for end in range(words_per_step, len(words), words_per_step):
+        yield replace(turn, text=" ".join(words[:end]))
+    yield turn
