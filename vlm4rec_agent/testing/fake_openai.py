@@ -26,6 +26,7 @@ class Reply:
     delay: float = 0.0  # seconds to wait before answering
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None  # a raw body, instead of a chat completion
+    tool_calls: list[dict] | None = None  # [{"name": ..., "arguments": {...}}] for an agent to run
 
 
 Responder = Callable[[dict], Reply]
@@ -95,6 +96,33 @@ class FakeOpenAIServer:
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting
                     pass
 
+            def _stream(self, request: dict, reply: Reply, calls: list[dict]) -> None:
+                """Answer as server-sent events: the content a few characters at a time, then the tool calls."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.end_headers()
+
+                def event(delta: dict, finish: str | None = None) -> None:
+                    chunk = {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion.chunk",
+                        "model": request.get("model", ""),
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                    }
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+
+                event({"role": "assistant", "content": ""})
+                text = reply.content or ""
+                for start in range(0, len(text), 12):
+                    event({"content": text[start : start + 12]})
+                for index, call in enumerate(calls):
+                    event({"tool_calls": [{"index": index, **call}]})
+                event({}, "tool_calls" if calls else "stop")
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 try:
@@ -118,17 +146,25 @@ class FakeOpenAIServer:
                     if reply.status != 200:
                         body = json.dumps({"error": {"message": f"scripted {reply.status}"}})
                         return self._send(reply.status, body, reply.headers)
+                    calls = [
+                        {
+                            "id": f"call_{i}",
+                            "type": "function",
+                            "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
+                        }
+                        for i, c in enumerate(reply.tool_calls or [])
+                    ]
+                    if request.get("stream"):
+                        return self._stream(request, reply, calls)
+                    message = {"role": "assistant", "content": reply.content or ""}
+                    if calls:
+                        message["tool_calls"] = calls
+                    finish = "tool_calls" if calls else "stop"
                     completion = {
                         "id": "chatcmpl-fake",
                         "object": "chat.completion",
                         "model": request.get("model", ""),
-                        "choices": [
-                            {
-                                "index": 0,
-                                "finish_reason": "stop",
-                                "message": {"role": "assistant", "content": reply.content or ""},
-                            }
-                        ],
+                        "choices": [{"index": 0, "finish_reason": finish, "message": message}],
                     }
                     return self._send(200, json.dumps(completion), reply.headers)
                 finally:
