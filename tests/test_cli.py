@@ -157,3 +157,14 @@ def test_installed_command_round_trip_without_tracebacks(tmp_path, small_catalog
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.startswith("error: no item")
     usage = run("frobnicate")
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
+
+
+def test_the_app_starts_from_app_py_or_vlm4rec_serve_with_the_same_options(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--help"])
+    assert stopped.value.code == 0 and "--catalog" in capsys.readouterr().out
+    repo = Path(__file__).resolve().parents[1]
+    shown = subprocess.run(
+        [sys.executable, str(repo / "app.py"), "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert shown.returncode == 0 and "--catalog" in shown.stdout and "--mcp" in shown.stdout

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from . import __version__
+from . import __version__, views
 from . import cli_output as out
 from .catalogs import Columns
 from .engine import Engine
@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     _json(p)
     p = command("settings", "the settings in effect and the environment variables behind them")
     _json(p)
+    p = command("serve", "start the shopping assistant app (the same as `python app.py`)")
+    from .app.launch import add_arguments
+
+    add_arguments(p)
     return parser
 
 
@@ -151,7 +155,7 @@ def _emit(args: argparse.Namespace, data: object, text: str) -> None:
 
 
 def _results(args, results) -> int:
-    _emit(args, [out.result_data(r) for r in results], out.results_text(results))
+    _emit(args, [views.result_data(r) for r in results], out.results_text(results))
     return 0
 
 
@@ -161,6 +165,11 @@ def run(args: argparse.Namespace) -> int:
         values = settings.model_dump(mode="json")
         rows = [(env, str(values[env[len("VLM4REC_") :].lower()]), doc) for env, _, doc in documented_settings()]
         _emit(args, {env: value for env, value, _ in rows}, out.table(["variable", "value", "meaning"], rows))
+        return 0
+    if args.command == "serve":
+        from .app.launch import serve, settings_from
+
+        serve(settings_from(args, _settings(args)), limit=args.limit)
         return 0
     engine = Engine(_settings(args))
     cmd = args.command
@@ -193,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if cmd == "profile":
         view = engine.profile(args.user)
-        _emit(args, out.profile_data(view), out.profile_text(view))
+        _emit(args, views.profile_data(view), out.profile_text(view))
         return 0
     if cmd == "reset":
         removed = engine.reset(args.user)
@@ -201,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if cmd == "explain":
         result = engine.explain(args.user, args.item_id)
-        _emit(args, out.result_data(result), f"{result.item.id}  {result.item.label}\n{result.explanation.text}")
+        _emit(args, views.result_data(result), f"{result.item.id}  {result.item.label}\n{result.explanation.text}")
         return 0
     if cmd == "show":
         item = engine.get_item(args.item_id)

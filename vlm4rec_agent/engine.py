@@ -7,6 +7,7 @@ grounder, and an ingest of an unchanged catalog loads neither.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,20 +64,26 @@ class Engine:
         self._client = None
         self._catalog: CatalogStore | None = None
         self._ratings: RatingStore | None = None
+        # The app shares one engine between shoppers' requests and a background ingest.
+        self._lock = threading.RLock()
 
     # --- parts, built on first use -------------------------------------------------------
     @property
     def grounder(self) -> Grounder:
-        if self._grounder is None:
-            self._grounder = make_grounder(self.settings)
-        return self._grounder
+        with self._lock:
+            if self._grounder is None:
+                self._grounder = make_grounder(self.settings)
+            return self._grounder
 
     @property
     def encoder(self) -> TextEncoder:
-        if self._encoder is None:
-            s = self.settings
-            self._encoder = load_encoder(s.encoder, s.device, s.encoder_batch_size, s.encoder_backend, s.models_path)
-        return self._encoder
+        with self._lock:
+            if self._encoder is None:
+                s = self.settings
+                self._encoder = load_encoder(
+                    s.encoder, s.device, s.encoder_batch_size, s.encoder_backend, s.models_path
+                )
+            return self._encoder
 
     @property
     def encoder_name(self) -> str:
@@ -90,18 +97,21 @@ class Engine:
 
     @property
     def client(self):
-        if self._client is None:
-            self._client = open_client(self.settings)
-        return self._client
+        with self._lock:
+            if self._client is None:
+                self._client = open_client(self.settings)
+            return self._client
 
     def _existing_catalog(self) -> CatalogStore | None:
-        if self._catalog is None:
-            self._catalog = CatalogStore.open(self.client, self.settings.collection, self.encoder_name)
-        return self._catalog
+        with self._lock:
+            if self._catalog is None:
+                self._catalog = CatalogStore.open(self.client, self.settings.collection, self.encoder_name)
+            return self._catalog
 
     def _create_catalog(self, dim: int) -> CatalogStore:
-        self._catalog = CatalogStore.open(self.client, self.settings.collection, self.encoder_name, dim=dim)
-        return self._catalog
+        with self._lock:
+            self._catalog = CatalogStore.open(self.client, self.settings.collection, self.encoder_name, dim=dim)
+            return self._catalog
 
     @property
     def catalog(self) -> CatalogStore:
@@ -116,9 +126,10 @@ class Engine:
 
     @property
     def ratings(self) -> RatingStore:
-        if self._ratings is None:
-            self._ratings = RatingStore.open(self.client, self.settings.collection)
-        return self._ratings
+        with self._lock:
+            if self._ratings is None:
+                self._ratings = RatingStore.open(self.client, self.settings.collection)
+            return self._ratings
 
     @property
     def retriever(self) -> Retriever:

@@ -75,6 +75,18 @@ class Settings(BaseSettings):
         3, ge=0, description="Retries after a timeout, a 429 or a 5xx, with exponential backoff."
     )
     openai_concurrency: int = Field(4, ge=1, description="Requests in flight at once.")
+    assistant: Literal["auto", "offline", "llm"] = Field(
+        "auto",
+        description="Who answers in the chat: `offline` (the built-in dialogue manager), `llm` (a LangChain agent on "
+        "the chat model below), or `auto` (the LLM when one is configured).",
+    )
+    chat_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint of the chat model that drives the LLM assistant, e.g. `http://localhost:8000/v1`.",
+    )
+    chat_model: str | None = Field(None, description="Name of that chat model; it must support tool calling.")
+    chat_api_key: SecretStr | None = Field(None, description="API key for the chat endpoint, if it needs one.")
+    chat_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the chat model.")
     encoder: str = Field(
         "all-MiniLM-L6-v2",
         description="Text encoder: `all-MiniLM-L6-v2` (bundled, offline) or any sentence-transformers model id or path.",
@@ -101,6 +113,16 @@ class Settings(BaseSettings):
     personalization_weight: float = Field(
         0.3, ge=0, description="Weight of the shopper's profile in a search made for a known user."
     )
+    app_catalog: Path | None = Field(
+        None,
+        description="A catalog for the app to ingest when it starts (in the background; unchanged items are skipped).",
+    )
+    app_host: str = Field(
+        "127.0.0.1", description="Address the app listens on (`0.0.0.0` to be reached from other machines)."
+    )
+    app_port: int = Field(7860, ge=0, le=65535, description="Port of the app.")
+    mcp_server: bool = Field(False, description="Also serve the shopping tools over MCP (at /gradio_api/mcp/).")
+    max_upload_mb: int = Field(15, ge=1, description="Largest photo a shopper may upload, in MB.")
     max_image_pixels: int = Field(
         120_000_000, ge=1, description="Images with more pixels than this are refused (decompression-bomb guard)."
     )

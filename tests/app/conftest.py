@@ -1,0 +1,32 @@
+"""One launched app per test module: the real `serve()`, a generated catalog ingested in the background."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from vlm4rec_agent.app import serve
+from vlm4rec_agent.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def running_app(tmp_path_factory, model_cache, encoder, catalog_writer):
+    catalog = catalog_writer(tmp_path_factory.mktemp("app-catalog"))
+    settings = Settings(
+        home=tmp_path_factory.mktemp("app-home"),
+        model_cache=model_cache,
+        app_catalog=catalog,
+        app_port=free_port(),
+        mcp_server=True,
+    )
+    demo, app = serve(settings, block=False)
+    assert app.loader.wait(120) and app.loader.report.added == 10, app.loader.status()
+    yield f"http://127.0.0.1:{settings.app_port}", app
+    demo.close()

@@ -1,0 +1,113 @@
+"""The launched app through its HTTP API (gradio_client) and its MCP server (the mcp client)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+
+import httpx
+import pytest
+from gradio_client import Client
+from PIL import Image
+
+from vlm4rec_agent.tools import TOOL_NAMES
+
+pytestmark = pytest.mark.slow
+
+
+class JsonClient:
+    """gradio_client, reading the JSON text that every endpoint returns."""
+
+    def __init__(self, url: str):
+        self._client = Client(url, verbose=False)
+
+    def predict(self, *args, api_name: str):
+        return json.loads(self._client.predict(*args, api_name=api_name))
+
+
+@pytest.fixture(scope="module")
+def client(running_app):
+    url, _ = running_app
+    return JsonClient(url)
+
+
+def test_the_page_says_which_grounder_and_assistant_are_in_use(running_app):
+    url, app = running_app
+    assert httpx.get(url, timeout=30).status_code == 200
+    status = app.status()
+    assert "basic, offline: no vision-language model" in status
+    assert "offline dialogue manager" in status and "10 items" in status
+
+
+def test_a_conversation_over_the_chat_api(client):
+    reply = client.predict("show me dresses", "ann", api_name="/chat")
+    assert reply["intent"] == "search" and {r["id"] for r in reply["results"][:2]} == {"red-dress", "blue-dress"}
+    reply = client.predict("I like #1", "ann", api_name="/chat")
+    assert reply["intent"] == "like" and "Liked #1" in reply["text"]
+    reply = client.predict("recommend something", "ann", api_name="/chat")
+    assert reply["intent"] == "recommend" and reply["results"] and "you liked" in reply["results"][0]["explanation"]
+
+
+def test_two_shoppers_never_see_each_others_likes(client):
+    client.predict("oak dining table", "bea", api_name="/chat")
+    client.predict("I like the first one", "bea", api_name="/chat")
+    assert client.predict("bea", api_name="/show_profile")["liked"]
+    assert client.predict("cy", api_name="/show_profile")["liked"] == []
+    assert "not liked anything" in client.predict("recommend something", "cy", api_name="/chat")["text"]
+
+
+def test_tool_endpoints_and_their_errors(client):
+    found = client.predict("red dress", 3, "", "", api_name="/search_catalog")
+    assert found["results"][0]["id"] == "red-dress" and len(found["results"]) == 3
+    client.predict("dee", "oak-table", api_name="/like_item")
+    recommended = client.predict("dee", 2, "", "", api_name="/recommend_for_user")
+    assert recommended["results"][0]["id"] == "oak-chair"
+    with pytest.raises(Exception, match="no item 'nope' in the catalog"):
+        client.predict("dee", "nope", api_name="/like_item")
+
+
+def photo_data_url(colour=(52, 148, 62)) -> str:
+    image = Image.new("RGB", (160, 160), (255, 255, 255))
+    image.paste(colour, (30, 30, 130, 130))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+async def mcp_session(url: str, calls):
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async with streamablehttp_client(f"{url}/gradio_api/mcp/") as (read, write, _):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            return await calls(session)
+
+
+def tool_json(result) -> dict:
+    assert not result.isError, result.content
+    return json.loads(result.content[0].text)
+
+
+def test_mcp_lists_the_tools_and_calls_search_and_recommend(running_app):
+    url, _ = running_app
+
+    async def calls(session):
+        listed = await session.list_tools()
+        found = await session.call_tool("search_catalog", {"query": "green glass vase", "k": 2})
+        await session.call_tool("like_item", {"user_id": "mcp-agent", "item_id": "oak-table"})
+        recommended = await session.call_tool("recommend_for_user", {"user_id": "mcp-agent", "k": 3})
+        described = await session.call_tool("describe_image", {"image": photo_data_url()})
+        refused = await session.call_tool("describe_image", {"image": "/etc/passwd"})
+        return listed, found, recommended, described, refused
+
+    listed, found, recommended, described, refused = asyncio.run(mcp_session(url, calls))
+    tools = {t.name: t for t in listed.tools}
+    assert set(tools) == set(TOOL_NAMES)
+    assert tools["search_catalog"].inputSchema["properties"]["query"]["description"].startswith("What the shopper")
+    assert tool_json(found)["results"][0]["id"] == "green-vase"
+    assert tool_json(recommended)["results"][0]["id"] == "oak-chair"
+    assert tool_json(described)["attributes"]["colors"][0] == "green"
+    assert refused.isError and "not available to this app" in refused.content[0].text

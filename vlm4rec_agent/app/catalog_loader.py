@@ -1,0 +1,66 @@
+"""Ingest a catalog in the background while the app already answers.
+
+Items become searchable as each group is stored, so a shopper can start within seconds of the
+page opening; the page shows the progress. A catalog ingested before is skipped in a moment.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from ..engine import Engine
+from ..errors import Vlm4recError
+from ..ingest import IngestReport
+
+log = logging.getLogger(__name__)
+
+
+class CatalogLoader:
+    def __init__(self, engine: Engine, source: str | Path, limit: int | None = None):
+        self.engine = engine
+        self.source = Path(source)
+        self.limit = limit
+        self.done = 0
+        self.total = 0
+        self.report: IngestReport | None = None
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="catalog-ingest", daemon=True)
+
+    def start(self) -> CatalogLoader:
+        self._thread.start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self.running
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def _progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+    def _run(self) -> None:
+        try:
+            self.report = self.engine.ingest(self.source, limit=self.limit, progress=self._progress)
+            log.info("%s", self.report.summary())
+        except Vlm4recError as error:
+            self.error = str(error)
+            log.error("could not ingest %s: %s", self.source, error)
+        except Exception as error:  # the app must keep serving what is already stored
+            self.error = f"{type(error).__name__}: {error}"
+            log.exception("ingest of %s failed", self.source)
+
+    def status(self) -> str:
+        if self.error:
+            return f"Adding {self.source.name} failed: {self.error}"
+        if self.running:
+            if not self.total:
+                return f"Reading {self.source.name}…"
+            return f"Adding {self.source.name}: {self.done:,} of {self.total:,} new items grounded and stored…"
+        if self.report is not None:
+            return self.report.summary()
+        return ""

@@ -1,0 +1,211 @@
+"""What the app does for each event, as plain methods (the layout in ``ui.py`` only wires them).
+
+Every browser session has its own :class:`Conversation` (held in Gradio's per-session state),
+so two sessions never share a profile: a session starts as a fresh guest, and a shopper who
+gives a name gets the profile stored under it, on this visit and the next.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ..assistant import Assistant, Conversation, Turn, make_assistant
+from ..engine import Engine
+from ..errors import Vlm4recError
+from ..grounding.schema import CITABLE_FIELDS, FIELD_LABELS, Attributes
+from ..images import open_image
+from ..settings import Settings
+from ..store import validate_user_id
+from ..tools import ShopTools
+from .catalog_loader import CatalogLoader
+
+THUMBNAIL = 320
+API_CONVERSATIONS = 1000  # conversations the chat API keeps, least recently used dropped
+
+
+class Thumbnails:
+    """Small copies of catalog photos for the page, written once each as files.
+
+    Files, not PIL images: Gradio rewrites a PIL image's cache file every time it is sent, which
+    can cut short a browser that is downloading it; a file is copied into its cache once.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, path: str) -> str:
+        source = Path(path)
+        try:
+            stat = source.stat()
+            key = f"{source.resolve()}|{stat.st_mtime_ns}|{stat.st_size}"
+        except OSError:
+            key = f"missing|{path}"
+        target = self.folder / f"{hashlib.sha256(key.encode('utf-8')).hexdigest()[:24]}.jpg"
+        if not target.exists():
+            try:
+                image = open_image(source)
+                image.thumbnail((THUMBNAIL, THUMBNAIL))
+            except Vlm4recError:
+                image = Image.new("RGB", (THUMBNAIL, THUMBNAIL), (200, 200, 200))
+            partial = target.with_suffix(f".{uuid.uuid4().hex}.part")
+            image.save(partial, "JPEG", quality=88)
+            os.replace(partial, target)
+        return str(target)
+
+    def gallery(self, results: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return [
+            (self(r["image"]), f"#{r.get('rank', i + 1)} {r.get('title') or r['id']} · {r['score']:.2f}")
+            for i, r in enumerate(results)
+        ]
+
+
+def describe_result(result: dict[str, Any], position: int) -> str:
+    attributes = Attributes.model_validate(result.get("attributes") or {})
+    facts = "; ".join(
+        f"{FIELD_LABELS[f]}: {', '.join(attributes.values(f))}" for f in CITABLE_FIELDS if attributes.values(f)
+    )
+    lines = [
+        f"**#{position + 1} {result.get('title') or result['id']}** · score {result['score']:.2f} · id `{result['id']}`"
+    ]
+    lines.append(f"Why: {result['explanation']}")
+    if facts:
+        lines.append(f"Grounded attributes: {facts}.")
+    if attributes.description:
+        lines.append(f"*{attributes.description}*")
+    return "\n\n".join(lines)
+
+
+class ShopApp:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        assistant: Assistant | None = None,
+        loader: CatalogLoader | None = None,
+        upload_folder: Path | None = None,
+    ):
+        from gradio.utils import get_upload_folder
+
+        self.engine = engine
+        self.settings = settings
+        self.loader = loader
+        self.thumbnails = Thumbnails(settings.home / "cache" / "thumbnails")
+        self.shop = ShopTools(engine, image_roots=[upload_folder or Path(get_upload_folder())])
+        self.assistant = assistant or make_assistant(self.shop, settings)
+        self._api_conversations: OrderedDict[str, Conversation] = OrderedDict()
+        self._api_lock = threading.Lock()
+
+    # --- what the page shows ---------------------------------------------------------------
+    def grounder_line(self) -> str:
+        grounder = self.engine.grounder
+        if grounder.name == "basic":
+            return "**Grounder:** basic, offline: no vision-language model (an ImageNet classifier, pixel colours and item text)"
+        return f"**Grounder:** {grounder.name} VLM `{grounder.model_id}`"
+
+    def status(self) -> str:
+        items = self.engine.stats().items
+        parts = [self.grounder_line(), f"**Assistant:** {self.assistant.description}", f"**Catalog:** {items:,} items"]
+        if self.loader is not None and (self.loader.running or self.loader.error):
+            parts.append(self.loader.status())
+        return " · ".join(parts)
+
+    def greeting(self) -> str:
+        text = "Hello! Tell me what you are looking for, or attach a photo. Say *help* for what I understand."
+        if self.loader is not None and self.loader.running:
+            text += "\n\nI am adding the catalog right now; items can be found as soon as they are stored."
+        elif self.engine.stats().items == 0:
+            text += (
+                "\n\nThe catalog is empty. Start the app with a catalog, for example "
+                "`python app.py --catalog ../shared/data/clothing/labels.csv`, or add one with "
+                "`vlm4rec ingest CATALOG` and reload this page."
+            )
+        return text
+
+    def profile_view(self, conversation: Conversation) -> tuple[list[tuple[str, str]], str]:
+        profile = self.shop.show_profile(conversation.user_id)
+        liked = [(self.thumbnails(i["image"]), i["title"] or i["id"]) for i in profile["liked"]]
+        lines = [
+            f"**Shopper:** `{conversation.user_id}` · {len(profile['liked'])} liked, {len(profile['disliked'])} disliked"
+        ]
+        if profile["common"]:
+            common = ", ".join(
+                f"{FIELD_LABELS[c['field']]}: {c['value']} ({c['count']})" for c in profile["common"][:8]
+            )
+            lines.append(f"**Your likes have in common:** {common}")
+        elif not profile["liked"]:
+            lines.append("Like results (select one, then ♥) and your profile appears here.")
+        if profile["disliked"]:
+            lines.append("**Disliked:** " + ", ".join(i["title"] or i["id"] for i in profile["disliked"]))
+        return liked, "\n\n".join(lines)
+
+    # --- session -------------------------------------------------------------------------------
+    def start(self, saved_user: str | None) -> Conversation:
+        try:
+            user = validate_user_id(saved_user) if saved_user else None
+        except Vlm4recError:
+            user = None
+        return Conversation(user_id=user or f"guest-{uuid.uuid4().hex[:8]}")
+
+    def set_user(self, name: str, conversation: Conversation) -> tuple[Conversation, str]:
+        """Use a shopper's own name; returns the conversation and what to remember in the browser."""
+        user = validate_user_id(name)
+        conversation.user_id = user
+        return conversation, user
+
+    # --- chat ------------------------------------------------------------------------------
+    def reply(self, conversation: Conversation, text: str, photo: str | None) -> Iterator[Turn]:
+        try:
+            yield from self.assistant.stream(conversation, text, photo)
+        except Vlm4recError as error:
+            yield Turn(text=f"Sorry, I could not do that: {error}.")
+
+    def select(self, conversation: Conversation, index: int) -> str:
+        if not 0 <= index < len(conversation.results):
+            return "Select a result to see why it was chosen."
+        conversation.selected = index
+        return describe_result(conversation.results[index], index)
+
+    def rate(self, conversation: Conversation, like: bool) -> str:
+        if conversation.selected is None or conversation.selected >= len(conversation.results):
+            return "Select a result first (click its picture), then ♥ or ✕."
+        result = conversation.results[conversation.selected]
+        (self.shop.like_item if like else self.shop.dislike_item)(conversation.user_id, result["id"])
+        verb = "Liked" if like else "Disliked"
+        return f"{verb} #{conversation.selected + 1} {result.get('title') or result['id']}.\n\n" + describe_result(
+            result, conversation.selected
+        )
+
+    def more_like_selected(self, conversation: Conversation) -> Turn:
+        if conversation.selected is None or conversation.selected >= len(conversation.results):
+            return Turn(text="Select a result first (click its picture).")
+        result = conversation.results[conversation.selected]
+        found = self.shop.similar_items(item_id=result["id"], k=6)["results"]
+        conversation.results, conversation.selected = found, None
+        return Turn(text=f"More like *{result.get('title') or result['id']}*:", results=found)
+
+    # --- the chat API (for bots and tests) -------------------------------------------------------
+    def chat_api(self, message: str, user_id: str) -> dict[str, Any]:
+        """Send one message as a shopper and get the assistant's answer with the results it shows.
+
+        Args:
+            message: What the shopper says.
+            user_id: The shopper's id; the conversation with this id continues across calls.
+        """
+        user = validate_user_id(user_id)
+        with self._api_lock:
+            conversation = self._api_conversations.pop(user, None) or Conversation(user_id=user)
+            self._api_conversations[user] = conversation
+            while len(self._api_conversations) > API_CONVERSATIONS:
+                self._api_conversations.popitem(last=False)
+        turn = list(self.reply(conversation, message, None))[-1]
+        return {"text": turn.text, "results": turn.results, "intent": turn.intent}

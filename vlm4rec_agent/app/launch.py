@@ -1,0 +1,89 @@
+"""Start the app: ``python app.py`` or ``vlm4rec serve`` (the same options)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+
+import gradio as gr
+from pydantic import ValidationError
+
+from ..engine import Engine
+from ..errors import Vlm4recError
+from ..settings import Settings
+from .catalog_loader import CatalogLoader
+from .handlers import ShopApp
+from .ui import build_app
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--catalog", help="a catalog to ingest in the background at start (VLM4REC_APP_CATALOG)")
+    parser.add_argument("--limit", type=int, help="ingest only the first N items of --catalog")
+    parser.add_argument(
+        "--mcp", action="store_true", default=None, help="also serve the tools over MCP (VLM4REC_MCP_SERVER)"
+    )
+    parser.add_argument("--host", help="address to listen on (VLM4REC_APP_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (VLM4REC_APP_PORT, default 7860)")
+
+
+def settings_from(args: argparse.Namespace, base: Settings | None = None) -> Settings:
+    overrides = {
+        "app_catalog": args.catalog,
+        "mcp_server": args.mcp,
+        "app_host": args.host,
+        "app_port": args.port,
+    }
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return base.model_copy(update=values) if base else Settings(**values)
+
+
+def _warm_up(engine: Engine) -> None:
+    """Load the encoder and the grounder while the first page loads, not during the first answer."""
+    try:
+        engine.encoder.encode(["warm up"])
+        engine.grounder  # noqa: B018 - building it loads its vocabulary
+    except Vlm4recError as error:
+        log.warning("%s", error)
+
+
+def serve(settings: Settings, limit: int | None = None, block: bool = True) -> tuple[gr.Blocks, ShopApp]:
+    """Build and launch the app; ``block=False`` returns at once with the page and its handlers."""
+    engine = Engine(settings)
+    loader = CatalogLoader(engine, settings.app_catalog, limit=limit).start() if settings.app_catalog else None
+    threading.Thread(target=_warm_up, args=(engine,), daemon=True).start()
+    app = ShopApp(engine, settings, loader=loader)
+    demo = build_app(app)
+    demo.queue(default_concurrency_limit=8)
+    demo.launch(
+        server_name=settings.app_host,
+        server_port=settings.app_port,
+        mcp_server=settings.mcp_server,
+        max_file_size=f"{settings.max_upload_mb}mb",
+        allowed_paths=[str(app.thumbnails.folder)],  # page-sized copies only, never the catalog itself
+        prevent_thread_lock=not block,
+        quiet=not block,
+    )
+    return demo, app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="app.py", description="The vlm4rec shopping assistant (a Gradio app).")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        serve(settings_from(args), limit=args.limit)
+    except ValidationError as error:
+        print(f"error: invalid setting: {error.errors()[0]['loc']}: {error.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    except Vlm4recError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

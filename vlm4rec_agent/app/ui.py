@@ -1,0 +1,194 @@
+"""The page: a chat that takes photos, a gallery of explained results, and the shopper's profile.
+
+Layout and wiring only; what each event does is in ``handlers.py``. The shopping tools are
+also registered as API endpoints, which Gradio serves over MCP when asked.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from ..errors import Vlm4recError
+from .handlers import ShopApp, describe_result
+
+EXAMPLES = [
+    "show me summer t-shirts",
+    "a warm jacket for winter",
+    "something elegant for a wedding",
+    "recommend something for me",
+]
+PRIVATE = {"api_visibility": "private"}
+
+
+def gradio_errors(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The same function, with a user's mistake shown as a Gradio error (one line, no traceback)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except Vlm4recError as error:
+            raise gr.Error(str(error)) from None
+
+    return wrapper
+
+
+def json_endpoint(function: Callable[..., dict[str, Any]]) -> Callable[..., str]:
+    """A tool as an API/MCP endpoint: same name, arguments and docstring; the result as JSON text.
+
+    Gradio's MCP server would send a dict as its Python repr, which no client can parse.
+    """
+    safe = gradio_errors(function)
+
+    @functools.wraps(function)
+    def endpoint(*args, **kwargs) -> str:
+        return json.dumps(safe(*args, **kwargs), ensure_ascii=False, default=str)
+
+    hints = typing.get_type_hints(function)
+    endpoint.__annotations__ = {**hints, "return": str}
+    return endpoint
+
+
+def _photo(message: dict[str, Any] | None) -> str | None:
+    files = (message or {}).get("files") or []
+    if not files:
+        return None
+    first = files[0]
+    return first.get("path") if isinstance(first, dict) else str(first)
+
+
+def build_app(app: ShopApp) -> gr.Blocks:
+    with gr.Blocks(title="vlm4rec shopping assistant") as demo:
+        conversation = gr.State()
+        saved_user = gr.BrowserState("", storage_key="vlm4rec-shopper")
+        gr.Markdown(
+            "# Shopping assistant\nDescribe what you want or attach a photo; like what you see; ask for recommendations."
+        )
+        status = gr.Markdown(elem_id="status")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Chat", height=560, elem_id="chat")
+                box = gr.MultimodalTextbox(
+                    file_types=["image"],
+                    file_count="single",
+                    sources=["upload"],
+                    placeholder="e.g. show me linen summer dresses, or attach a photo and say: find something like this",
+                    label="Message",
+                    show_label=False,
+                    elem_id="message",
+                )
+                gr.Examples([{"text": e} for e in EXAMPLES], inputs=box)
+            with gr.Column(scale=2):
+                gallery = gr.Gallery(
+                    label="Results", columns=3, height=420, fit_columns=False, allow_preview=False, elem_id="results"
+                )
+                selected = gr.Markdown("Select a result to see why it was chosen.", elem_id="selected")
+                with gr.Row():
+                    like = gr.Button("♥ Like", elem_id="like", variant="primary")
+                    dislike = gr.Button("✕ Dislike", elem_id="dislike")
+                    more = gr.Button("More like this", elem_id="more")
+                with gr.Accordion("Your profile", open=True):
+                    name = gr.Textbox(label="Your name (keeps your profile across visits)", elem_id="shopper-name")
+                    profile_md = gr.Markdown(elem_id="profile")
+                    liked = gr.Gallery(
+                        label="Liked",
+                        columns=6,
+                        rows=1,
+                        height=130,
+                        object_fit="contain",
+                        fit_columns=False,
+                        allow_preview=False,
+                        elem_id="liked",
+                    )
+                    reset = gr.Button("Reset my profile", size="sm", elem_id="reset-profile")
+        loading = app.loader is not None and app.loader.running
+        timer = gr.Timer(1.0, active=loading)
+
+        def on_load(saved: str):
+            conv = app.start(saved)
+            liked_items, profile_text = app.profile_view(conv)
+            greeting = [{"role": "assistant", "content": app.greeting()}]
+            return conv, greeting, app.status(), profile_text, liked_items, saved or ""
+
+        def on_send(message: dict, history: list, conv):
+            text, photo = (message or {}).get("text", "").strip(), _photo(message)
+            history = list(history or [])
+            if text:
+                history.append({"role": "user", "content": text})
+            if photo:
+                history.append({"role": "user", "content": {"path": photo}})
+            if not text and not photo:
+                yield history, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), conv
+                return
+            history.append({"role": "assistant", "content": "…"})
+            busy = gr.MultimodalTextbox(value=None, interactive=False)
+            yield history, gr.skip(), gr.skip(), gr.skip(), gr.skip(), busy, conv
+            shown_results = shown_profile = None  # panels are sent once, not with every streamed word
+            for turn in app.reply(conv, text, photo):
+                history[-1] = {"role": "assistant", "content": turn.text}
+                results = choice = liked_items = profile_text = gr.skip()
+                if turn.results is not None and turn.results is not shown_results:
+                    shown_results = turn.results
+                    results, choice = app.thumbnails.gallery(turn.results), "Select a result to see why it was chosen."
+                if turn.profile is not None and turn.profile is not shown_profile:
+                    shown_profile = turn.profile
+                    liked_items, profile_text = app.profile_view(conv)
+                yield history, results, choice, profile_text, liked_items, gr.skip(), conv
+            yield history, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.MultimodalTextbox(interactive=True), conv
+
+        def on_select(conv, event: gr.SelectData):
+            return app.select(conv, event.index), conv
+
+        def on_rate(conv, like_it: bool):
+            text = gradio_errors(app.rate)(conv, like_it)
+            liked_items, profile_text = app.profile_view(conv)
+            return text, profile_text, liked_items
+
+        def on_more(conv, history: list):
+            turn = gradio_errors(app.more_like_selected)(conv)
+            history = [*(history or []), {"role": "assistant", "content": turn.text}]
+            results = app.thumbnails.gallery(turn.results) if turn.results is not None else gr.skip()
+            return history, results, conv
+
+        def on_name(new_name: str, conv):
+            conv, remembered = gradio_errors(app.set_user)(new_name, conv)
+            liked_items, profile_text = app.profile_view(conv)
+            return conv, remembered, profile_text, liked_items
+
+        def on_reset(conv):
+            app.shop.reset_profile(conv.user_id)
+            liked_items, profile_text = app.profile_view(conv)
+            return profile_text, liked_items
+
+        def on_tick():
+            running = app.loader is not None and app.loader.running
+            return app.status(), gr.Timer(active=running)
+
+        demo.load(on_load, [saved_user], [conversation, chatbot, status, profile_md, liked, name], **PRIVATE)
+        box.submit(
+            on_send,
+            [box, chatbot, conversation],
+            [chatbot, gallery, selected, profile_md, liked, box, conversation],
+            **PRIVATE,
+        )
+        gallery.select(on_select, [conversation], [selected, conversation], **PRIVATE)
+        like.click(lambda c: on_rate(c, True), [conversation], [selected, profile_md, liked], **PRIVATE)
+        dislike.click(lambda c: on_rate(c, False), [conversation], [selected, profile_md, liked], **PRIVATE)
+        more.click(on_more, [conversation, chatbot], [chatbot, gallery, conversation], **PRIVATE)
+        name.submit(on_name, [name, conversation], [conversation, saved_user, profile_md, liked], **PRIVATE)
+        reset.click(on_reset, [conversation], [profile_md, liked], **PRIVATE)
+        timer.tick(on_tick, None, [status, timer], **PRIVATE)
+
+        for tool in app.shop.functions():
+            gr.api(json_endpoint(tool), api_name=tool.__name__)
+        gr.api(json_endpoint(app.chat_api), api_name="chat", api_visibility="undocumented")
+    return demo
+
+
+__all__ = ["build_app", "describe_result", "gradio_errors", "json_endpoint"]
