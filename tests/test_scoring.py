@@ -4,7 +4,17 @@ import numpy as np
 import pytest
 
 from vlm4rec_agent.errors import ConfigurationError
-from vlm4rec_agent.scoring import MeanScorer, Scorer, SoftMaxScorer, dislike_penalty, make_scorer
+from vlm4rec_agent.scoring import (
+    InterestsScorer,
+    MaxScorer,
+    MeanScorer,
+    Scorer,
+    SoftMaxScorer,
+    dislike_penalty,
+    interest_vectors,
+    make_scorer,
+    parse_scorer,
+)
 
 # Unit vectors in 2-D make every cosine easy to compute by hand.
 E1, E2 = np.array([1.0, 0.0]), np.array([0.0, 1.0])
@@ -54,3 +64,27 @@ def test_scorers_are_chosen_by_setting(settings):
     assert isinstance(MeanScorer(), Scorer)
     with pytest.raises(ConfigurationError, match="unknown scorer 'best'"):
         make_scorer(settings.model_copy(update={"scorer": "best"}))
+
+
+def test_max_scorer_is_the_best_cosine_to_one_liked_item():
+    scores = MaxScorer(0).score(np.stack([E1, E2]), np.zeros((0, 2)), np.stack([E1, DIAG, -E1]))
+    assert scores == pytest.approx([1.0, 1 / math.sqrt(2), 0.0])
+
+
+def test_interest_vectors_find_the_groups_in_a_profile():
+    a = [np.array([1.0, 0.05 * i, 0]) for i in range(3)]
+    b = [np.array([0, 0.05 * i, 1.0]) for i in range(3)]
+    liked = np.array([v / np.linalg.norm(v) for v in a + b])
+    centres = interest_vectors(liked, 2)
+    assert sorted(int(np.argmax(np.abs(c))) for c in centres) == [0, 2]  # one centre per group
+    assert np.linalg.norm(centres, axis=1) == pytest.approx([1.0, 1.0])
+    scores = InterestsScorer(0).score(liked, np.zeros((0, 3)), np.eye(3))
+    assert scores[0] > 0.99 and scores[2] > 0.99 and scores[1] < 0.2
+
+
+def test_scorer_specs_carry_the_softmax_temperature():
+    assert parse_scorer("softmax:0.2").temperature == 0.2
+    assert isinstance(parse_scorer("interests"), InterestsScorer)
+    for bad in ("softmax:hot", "softmax:0", "max:3", "median"):
+        with pytest.raises(ConfigurationError):
+            parse_scorer(bad)

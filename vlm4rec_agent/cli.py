@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     _json(p)
     p = command("settings", "the settings in effect and the environment variables behind them")
     _json(p)
+    p = command("eval", "measure a representation and scorer offline (hold-out, shop-the-look, comparisons)")
+    from .cli_eval import add_arguments as add_eval_arguments
+
+    add_eval_arguments(p)
     p = command("serve", "start the shopping assistant app (the same as `python app.py`)")
     from .app.launch import add_arguments
 
@@ -173,6 +177,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     engine = Engine(_settings(args))
     cmd = args.command
+    if cmd == "eval":
+        from .cli_eval import run as run_eval
+
+        return run_eval(args, engine.settings, engine)
     if cmd == "ingest":
         columns = Columns(
             id=args.id_column,

@@ -83,13 +83,83 @@ class SoftMaxScorer:
         return soft - dislike_penalty(candidates, disliked, self.dislike_weight)
 
 
-SCORERS = {"mean": MeanScorer, "softmax": SoftMaxScorer}
+class MaxScorer:
+    """Item-to-item nearest neighbour: a candidate's best cosine to any single liked item."""
+
+    name = "max"
+
+    def __init__(self, dislike_weight: float = 0.5):
+        self.dislike_weight = dislike_weight
+
+    def probes(self, liked: np.ndarray, disliked: np.ndarray) -> np.ndarray:
+        return liked[-MAX_PROBES:]
+
+    def score(self, liked: np.ndarray, disliked: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        base = (candidates @ liked.T).max(axis=1) if len(liked) else np.zeros(len(candidates), np.float32)
+        return base - dislike_penalty(candidates, disliked, self.dislike_weight)
+
+
+def interest_vectors(liked: np.ndarray, count: int, rounds: int = 10) -> np.ndarray:
+    """``count`` unit vectors that summarise ``liked`` (spherical k-means, deterministic start:
+    the item nearest the mean, then repeatedly the item farthest from those chosen)."""
+    count = max(1, min(count, len(liked)))
+    chosen = [int(np.argmax(liked @ _unit(liked.mean(axis=0))))]
+    while len(chosen) < count:
+        chosen.append(int(np.argmin((liked @ liked[chosen].T).max(axis=1))))
+    centres = liked[chosen]
+    for _ in range(rounds):
+        nearest = np.argmax(liked @ centres.T, axis=1)
+        centres = np.stack(
+            [_unit(liked[nearest == j].mean(axis=0)) if (nearest == j).any() else centres[j] for j in range(count)]
+        )
+    return centres
+
+
+class InterestsScorer:
+    """Several interest vectors (k-means of the liked items, k = ceil(sqrt(n))); a candidate
+    scores its best cosine to any of them."""
+
+    name = "interests"
+
+    def __init__(self, dislike_weight: float = 0.5):
+        self.dislike_weight = dislike_weight
+
+    def probes(self, liked: np.ndarray, disliked: np.ndarray) -> np.ndarray:
+        return interest_vectors(liked, min(MAX_PROBES, int(np.ceil(np.sqrt(len(liked))))))
+
+    def score(self, liked: np.ndarray, disliked: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        if len(liked) == 0:
+            return -dislike_penalty(candidates, disliked, self.dislike_weight)
+        base = (candidates @ self.probes(liked, disliked).T).max(axis=1)
+        return base - dislike_penalty(candidates, disliked, self.dislike_weight)
+
+
+SCORERS = {"mean": MeanScorer, "softmax": SoftMaxScorer, "max": MaxScorer, "interests": InterestsScorer}
+
+
+def parse_scorer(spec: str, dislike_weight: float = 0.5, temperature: float | None = None) -> Scorer:
+    """A scorer from its name, optionally with its parameter: ``softmax:0.2`` is the soft maximum
+    at temperature 0.2 (the only scorer that takes one)."""
+    name, _, parameter = spec.strip().partition(":")
+    cls = SCORERS.get(name)
+    if cls is None:
+        raise ConfigurationError(f"unknown scorer {spec!r}", f"use one of: {', '.join(sorted(SCORERS))}")
+    if name != "softmax":
+        if parameter:
+            raise ConfigurationError(f"the {name} scorer takes no parameter (got {spec!r})")
+        return cls(dislike_weight=dislike_weight)
+    if parameter:
+        try:
+            temperature = float(parameter)
+        except ValueError:
+            raise ConfigurationError(f"softmax temperature {parameter!r} is not a number", "e.g. softmax:0.2") from None
+    if temperature is not None and temperature <= 0:
+        raise ConfigurationError(f"softmax temperature must be above 0, got {temperature}")
+    return SoftMaxScorer(dislike_weight, temperature) if temperature is not None else SoftMaxScorer(dislike_weight)
 
 
 def make_scorer(settings: Settings) -> Scorer:
-    cls = SCORERS.get(settings.scorer)
-    if cls is None:
-        raise ConfigurationError(
-            f"unknown scorer {settings.scorer!r}", f"set VLM4REC_SCORER to one of: {', '.join(sorted(SCORERS))}"
-        )
-    return cls(dislike_weight=settings.dislike_weight)
+    try:
+        return parse_scorer(settings.scorer, settings.dislike_weight)
+    except ConfigurationError as error:
+        raise ConfigurationError(error.message, f"set VLM4REC_SCORER to one of: {', '.join(sorted(SCORERS))}") from None

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from vlm4rec_agent.evaluation.protocol import evaluate_holdout, evaluate_queries, top_k
+from vlm4rec_agent.evaluation.splits import Split
+from vlm4rec_agent.scoring import MaxScorer, MeanScorer
+
+
+def test_top_k_is_best_first_with_ties_to_the_lower_index():
+    scores = np.array([0.1, 0.9, 0.5, 0.9, -np.inf])
+    assert top_k(scores, 3).tolist() == [1, 3, 2]
+    assert top_k(scores, 10).tolist() == [1, 3, 2, 0, 4]
+
+
+def _two_clusters():
+    # Items 0-3 point one way, items 4-7 another; 8 sits between them.
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    rows = [a + 0.01 * i * b for i in range(4)] + [b + 0.01 * i * a for i in range(4)] + [a + b]
+    return np.array([r / np.linalg.norm(r) for r in rows], dtype=np.float32)
+
+
+def test_profile_items_are_never_recommended_and_the_held_out_item_is_found():
+    vectors = _two_clusters()
+    split = Split("u", profile=np.array([0, 1]), held_out=np.array([2]))
+    metrics = evaluate_holdout(vectors, [[split]], MeanScorer(0), ks=(1, 3))
+    assert metrics["recall@1"].tolist() == [1.0]  # 2 is nearest once 0 and 1 are excluded
+
+
+def test_a_profile_spanning_two_clusters_is_blurred_by_the_mean_but_not_by_the_max():
+    # The mean of a cluster-A item and a cluster-B item points at item 8, "between" them,
+    # which is not what the user held out; the nearest-item scorer finds both halves.
+    vectors = _two_clusters()
+    split = Split("u", profile=np.array([0, 4]), held_out=np.array([1, 5]))
+    mean = evaluate_holdout(vectors, [[split]], MeanScorer(0), ks=(1, 2))
+    best = evaluate_holdout(vectors, [[split]], MaxScorer(0), ks=(1, 2))
+    assert mean["recall@1"].tolist() == [0.0]
+    assert best["recall@2"].tolist() == [1.0]
+
+
+def test_metrics_are_averaged_over_seeds_per_user():
+    vectors = _two_clusters()
+    found = Split("u", np.array([0, 1]), np.array([2]))
+    missed = Split("u", np.array([0, 1]), np.array([7]))
+    metrics = evaluate_holdout(vectors, [[found], [missed]], MeanScorer(0), ks=(1,))
+    assert metrics["hit@1"].tolist() == [0.5]
+    with pytest.raises(ValueError, match="no users"):
+        evaluate_holdout(vectors, [[]], MeanScorer(0))
+
+
+def test_queries_rank_the_whole_catalog_by_cosine():
+    vectors = _two_clusters()
+    metrics = evaluate_queries(vectors, vectors[[0]], [np.array([0, 1])], ks=(2,))
+    assert metrics["recall@2"].tolist() == [1.0]

@@ -1,0 +1,107 @@
+"""``vlm4rec eval``: measure a representation and scorer on users' data (a thin face on
+:mod:`vlm4rec_agent.evaluation`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import cli_output as out
+from .errors import InvalidInputError
+from .evaluation.representations import REPRESENTATIONS
+from .scoring import SCORERS
+from .settings import Settings
+
+DEFAULT_COMPARE_SCORERS = "mean,softmax,max,interests"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--items", required=True, help="the catalog (JSONL, CSV or image folder), as ingest reads it")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--groups", help="JSONL of item sets that go together (rooms, outfits, baskets)")
+    source.add_argument("--interactions", help="CSV of user,item[,timestamp][,rating]")
+    p.add_argument("--min-rating", type=float, help="with --interactions: ratings below this are not likes")
+    p.add_argument(
+        "--representation", default="grounded_text", help=f"one of {', '.join(REPRESENTATIONS)} (default grounded_text)"
+    )
+    p.add_argument(
+        "--scorer", help=f"one of {', '.join(SCORERS)}; softmax:T sets its temperature (default: VLM4REC_SCORER)"
+    )
+    p.add_argument("--task", choices=("holdout", "shop-the-look"), default="holdout",
+                   help="holdout (leave-last-out when the data has timestamps) or shop-the-look (room photos)")  # fmt: skip
+    p.add_argument("--k", type=int, default=10, help="the K of the headline figures (5, 10 and 20 are always given)")
+    p.add_argument("--seeds", type=int, default=5, help="random hold-out splits to average (default 5)")
+    p.add_argument("--holdout", type=float, default=0.2, help="share of each user's items held out (default 0.2)")
+    p.add_argument("--min-items", type=int, default=4, help="users with fewer items are left out (default 4)")
+    p.add_argument("--part", choices=("all", "tune", "check"), default="all",
+                   help="all users, or the 70%% to tune on, or the 30%% kept back to check on")  # fmt: skip
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="evaluate several representations and scorers together (and shop-the-look when groups have photos)",
+    )
+    p.add_argument("--representations", default=",".join(REPRESENTATIONS), help="with --compare (comma-separated)")
+    p.add_argument("--scorers", default=DEFAULT_COMPARE_SCORERS, help="with --compare (comma-separated)")
+    p.add_argument("--out", default="docs/evaluation", help="with --compare: folder for the table, chart and JSON")
+    p.add_argument("--name", default="comparison", help="with --compare: file name stem of the outputs")
+    p.add_argument("--no-cache", action="store_true", help="recompute every vector (default: cached in HOME/cache)")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def _list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def run(args: argparse.Namespace, settings: Settings, engine) -> int:
+    from .evaluation.compare import markdown_table, run_comparison, write_outputs
+    from .evaluation.runner import Evaluation, Protocol
+
+    ks = tuple(sorted({5, 10, 20, args.k}))
+    protocol = Protocol(seeds=args.seeds, fraction=args.holdout, min_items=args.min_items, ks=ks, part=args.part)
+    representations = _list(args.representations) if args.compare else [args.representation]
+    for name in representations:
+        if name not in REPRESENTATIONS:
+            raise InvalidInputError(f"unknown representation {name!r}", f"use one of: {', '.join(REPRESENTATIONS)}")
+    needs_grounder = args.task == "shop-the-look" or any(
+        n.startswith("grounded") or n in ("concat", "fusion") for n in representations
+    )
+    session = Evaluation.open(
+        items=args.items,
+        encoder=engine.encoder,
+        grounder=engine.grounder if needs_grounder else None,
+        groups=args.groups,
+        interactions=args.interactions,
+        protocol=protocol,
+        cache_folder=None if args.no_cache else settings.home / "cache" / "eval",
+        min_rating=args.min_rating,
+    )
+    if args.compare:
+        comparison = run_comparison(session, representations, _list(args.scorers), shop_the_look=session.has_scenes)
+        paths = write_outputs(comparison, Path(args.out), args.name)
+        text = markdown_table(comparison) + "\n" + "\n".join(f"wrote {p}" for p in paths.values())
+        print(
+            out.dumps({"runs": comparison.rows(), "files": {k: str(p) for k, p in paths.items()}})
+            if args.json
+            else text
+        )
+        return 0
+    scorer = args.scorer or settings.scorer
+    run = (
+        session.shop_the_look(args.representation)
+        if args.task == "shop-the-look"
+        else session.holdout(args.representation, scorer)
+    )
+    summary = run.summary()
+    if args.json:
+        print(out.dumps(summary))
+        return 0
+    rows = [
+        (f"{metric}@{k}", f"{summary[f'{metric}@{k}']:.4f}", "{:.4f} – {:.4f}".format(*summary[f"{metric}@{k}_ci95"]))
+        for k in ks
+        for metric in ("recall", "ndcg", "hit")
+    ]
+    print(
+        f"{run.task}: {run.representation} / {run.scorer}, {summary['n_users']} users, {run.seeds} seed(s)\n"
+        + out.table(["metric", "mean", "95% interval"], rows)
+    )
+    return 0

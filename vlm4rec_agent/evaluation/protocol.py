@@ -1,0 +1,89 @@
+"""Run one method (item vectors + scorer) over hold-out splits or over photo queries.
+
+Each user is scored against the whole catalog, minus the items of their own profile; the top
+``max(ks)`` are kept and every metric is computed from that one ranking. Results are kept per
+user (averaged over seeds) so that methods can be compared user by user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..scoring import Scorer
+from .metrics import KS, all_metrics
+from .splits import Split
+from .stats import Estimate, bootstrap
+
+
+@dataclass
+class Run:
+    task: str  # "holdout", "leave-last-out" or "shop-the-look"
+    representation: str
+    scorer: str
+    users: list[str]
+    per_user: dict[str, np.ndarray]  # metric name -> one value per user, averaged over seeds
+    seeds: int = 1
+    extra: dict = field(default_factory=dict)
+
+    def estimate(self, metric: str) -> Estimate:
+        return bootstrap(self.per_user[metric])
+
+    def summary(self) -> dict:
+        """The JSON answer: every metric's mean and 95% interval, plus what was measured."""
+        out: dict = {
+            "task": self.task,
+            "representation": self.representation,
+            "scorer": self.scorer,
+            "n_users": len(self.users),
+            "seeds": self.seeds,
+        }
+        for metric in self.per_user:
+            estimate = self.estimate(metric)
+            out[metric] = round(estimate.mean, 5)
+            out[f"{metric}_ci95"] = [round(estimate.low, 5), round(estimate.high, 5)]
+        return out | self.extra
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest scores, best first (ties broken by the lower index)."""
+    k = min(k, len(scores))
+    head = np.argpartition(-scores, k - 1)[:k]
+    return head[np.lexsort((head, -scores[head]))]
+
+
+def _collect(rankings: Sequence[tuple[np.ndarray, np.ndarray]], ks: Sequence[int]) -> dict[str, np.ndarray]:
+    rows = [all_metrics(ranked.tolist(), set(relevant.tolist()), ks) for ranked, relevant in rankings]
+    return {name: np.array([row[name] for row in rows]) for name in rows[0]} if rows else {}
+
+
+def evaluate_holdout(
+    vectors: np.ndarray,
+    split_sets: Sequence[Sequence[Split]],
+    scorer: Scorer,
+    ks: Sequence[int] = KS,
+) -> dict[str, np.ndarray]:
+    """Per-user metrics averaged over the split sets (one set per seed, same users in each)."""
+    if not split_sets or not split_sets[0]:
+        raise ValueError("no users to evaluate: every user has fewer items than the protocol needs")
+    no_dislikes = np.zeros((0, vectors.shape[1]), dtype=vectors.dtype)
+    totals: dict[str, np.ndarray] = {}
+    for splits in split_sets:
+        rankings = []
+        for split in splits:
+            scores = np.asarray(scorer.score(vectors[split.profile], no_dislikes, vectors), dtype=np.float64)
+            scores[split.profile] = -np.inf
+            rankings.append((top_k(scores, max(ks)), split.held_out))
+        for name, values in _collect(rankings, ks).items():
+            totals[name] = totals.get(name, 0) + values
+    return {name: values / len(split_sets) for name, values in totals.items()}
+
+
+def evaluate_queries(
+    item_vectors: np.ndarray, query_vectors: np.ndarray, relevant: Sequence[np.ndarray], ks: Sequence[int] = KS
+) -> dict[str, np.ndarray]:
+    """One query vector per user (a room photo); the whole catalog is ranked by cosine."""
+    scores = query_vectors @ item_vectors.T
+    return _collect([(top_k(row.astype(np.float64), max(ks)), rel) for row, rel in zip(scores, relevant)], ks)
