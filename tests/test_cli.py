@@ -168,3 +168,11 @@ def test_the_app_starts_from_app_py_or_vlm4rec_serve_with_the_same_options(capsy
         [sys.executable, str(repo / "app.py"), "--help"], capture_output=True, text=True, timeout=120
     )
     assert shown.returncode == 0 and "--catalog" in shown.stdout and "--mcp" in shown.stdout
+
+
+def test_commands_other_than_serve_never_import_gradio():
+    # Building the parser (with `serve`'s options) must not pay Gradio's seconds of import.
+    code = "import sys; from vlm4rec_agent.cli import build_parser; build_parser(); print('gradio' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "False"

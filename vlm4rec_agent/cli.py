@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_arguments(p)
     p = command("serve", "start the shopping assistant app (the same as `python app.py`)")
-    from .app.launch import add_arguments
+    from .app.options import add_arguments
 
     add_arguments(p)
     return parser
@@ -171,7 +171,8 @@ def run(args: argparse.Namespace) -> int:
         _emit(args, {env: value for env, value, _ in rows}, out.table(["variable", "value", "meaning"], rows))
         return 0
     if args.command == "serve":
-        from .app.launch import serve, settings_from
+        from .app.launch import serve
+        from .app.options import settings_from
 
         serve(settings_from(args, _settings(args)), limit=args.limit)
         return 0
