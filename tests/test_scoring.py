@@ -59,8 +59,10 @@ def test_softmax_probes_each_liked_item_and_is_stable_for_large_values():
 
 
 def test_scorers_are_chosen_by_setting(settings):
-    assert isinstance(make_scorer(settings), MeanScorer)
-    assert isinstance(make_scorer(settings.model_copy(update={"scorer": "softmax"})), SoftMaxScorer)
+    assert isinstance(make_scorer(settings), SoftMaxScorer)  # the default, chosen in docs/evaluation.md
+    assert make_scorer(settings).temperature == 0.2
+    assert isinstance(make_scorer(settings.model_copy(update={"scorer": "mean"})), MeanScorer)
+    assert make_scorer(settings.model_copy(update={"scorer": "softmax:0.5"})).temperature == 0.5
     assert isinstance(MeanScorer(), Scorer)
     with pytest.raises(ConfigurationError, match="unknown scorer 'best'"):
         make_scorer(settings.model_copy(update={"scorer": "best"}))

@@ -106,7 +106,11 @@ class Settings(BaseSettings):
         True,
         description="Embed the item's own text (title, type, description) together with the grounded attributes.",
     )
-    scorer: str = Field("mean", description="Profile scorer: `mean` (the paper's mean of liked items) or `softmax`.")
+    scorer: str = Field(
+        "softmax",
+        description="Profile scorer: `softmax` (soft maximum over liked items, temperature 0.2; `softmax:T` sets it), "
+        "`mean` (the paper's mean of liked items), `max` or `interests`. See docs/evaluation.md.",
+    )
     dislike_weight: float = Field(
         0.5, ge=0, description="How hard a disliked item pushes similar items down (0 ignores dislikes)."
     )
