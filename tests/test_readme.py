@@ -22,3 +22,14 @@ def test_readme_python_example_runs(shared_data, tmp_path, monkeypatch, model_ca
     exec(compile(block.group(1), "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "50 added" in out and "Shares" in out
+
+
+def test_relative_links_in_the_docs_point_at_files_that_exist():
+    repo = Path(__file__).resolve().parents[1]
+    pages = [repo / "README.md", *sorted((repo / "docs").rglob("*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text("utf-8")):
+            if "://" not in target and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(repo)} -> {target}")
+    assert not broken, broken

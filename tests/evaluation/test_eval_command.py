@@ -40,7 +40,8 @@ def test_eval_prints_metrics_with_intervals_as_json(eval_args, capsys):
 def test_eval_table_and_bad_arguments(eval_args, capsys):
     assert main([*eval_args, "--representation", "grounded", "--seeds", "1"]) == 0
     text = capsys.readouterr().out
-    assert "holdout: grounded / mean, 2 users, 1 seed(s)" in text and "ndcg@10" in text
+    # softmax: VLM4REC_SCORER's default
+    assert "holdout: grounded / softmax, 2 users, 1 seed(s)" in text and "ndcg@10" in text
     assert main([*eval_args, "--representation", "pixels"]) == 2
     assert "unknown representation 'pixels'" in capsys.readouterr().err
     assert main([*eval_args, "--scorer", "softmax:warm"]) == 2

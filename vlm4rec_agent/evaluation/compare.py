@@ -105,7 +105,14 @@ def bar_chart(comparison: Comparison, path: Path, metric: str = "recall@10") -> 
     from matplotlib import pyplot as plt
 
     tasks = list(dict.fromkeys(run.task for run in comparison.runs))
-    figure, axes = plt.subplots(len(tasks), 1, figsize=(11, 3.2 + 0.28 * len(comparison.runs)), squeeze=False)
+    counts = [sum(run.task == task for run in comparison.runs) for task in tasks]
+    figure, axes = plt.subplots(
+        len(tasks),
+        1,
+        figsize=(11, 1.2 + 0.9 * len(tasks) + 0.26 * len(comparison.runs)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [c + 2 for c in counts]},
+    )
     for axis, task in zip(axes[:, 0], tasks):
         runs = [run for run in comparison.runs if run.task == task]
         estimates = [run.estimate(metric) for run in runs]
