@@ -76,3 +76,25 @@ def test_vectors_are_cached_between_runs(eval_args, settings, capsys):
     stamp = cached[0].stat().st_mtime_ns
     assert main([*eval_args, "--representation", "visual", "--json", "--seeds", "1"]) == 0
     assert cached[0].stat().st_mtime_ns == stamp  # read back, not rebuilt
+
+
+def test_interactions_with_timestamps_are_evaluated_leave_last_out(eval_args, small_catalog, capsys):
+    ratings = small_catalog.parent / "ratings.csv"
+    rows = ["user,item,timestamp,rating"]
+    for t, item in enumerate(["red-dress", "red-skirt", "blue-dress", "navy-blazer", "grey-sofa"]):
+        rows.append(f"ann,{item},{1000 + t},5")
+    rows.append("ann,oak-chair,999,1")  # a low rating is not a like
+    ratings.write_text("\n".join(rows) + "\n")
+    args = ["eval", "--items", str(small_catalog), "--interactions", str(ratings), "--min-rating", "4"]
+    assert main([*args, "--representation", "text", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["task"] == "leave-last-out" and result["n_users"] == 1 and result["seeds"] == 1
+    assert 0 <= result["recall@5"] <= 1
+
+    from vlm4rec_agent.evaluation.runner import Evaluation
+
+    session = Evaluation.open(small_catalog, encoder=None, interactions=ratings, min_rating=4)
+    (split,) = session.split_sets()[0]
+    items = [item.id for item in session.representations.items]
+    assert [items[i] for i in split.held_out] == ["grey-sofa"]  # the latest like
+    assert sorted(items[i] for i in split.profile) == ["blue-dress", "navy-blazer", "red-dress", "red-skirt"]
