@@ -64,6 +64,7 @@ class Engine:
         self._client = None
         self._catalog: CatalogStore | None = None
         self._ratings: RatingStore | None = None
+        self._retriever: Retriever | None = None
         # The app shares one engine between shoppers' requests and a background ingest.
         self._lock = threading.RLock()
 
@@ -133,9 +134,14 @@ class Engine:
 
     @property
     def retriever(self) -> Retriever:
-        return Retriever(
-            self.catalog, self.ratings, lambda: self.encoder, self.scorer, self.settings.personalization_weight
-        )
+        """One retriever per catalog, so that its memos (query and profile vectors) live on."""
+        with self._lock:
+            catalog = self.catalog
+            if self._retriever is None or self._retriever.catalog is not catalog:
+                self._retriever = Retriever(
+                    catalog, self.ratings, lambda: self.encoder, self.scorer, self.settings.personalization_weight
+                )
+            return self._retriever
 
     # --- catalog ---------------------------------------------------------------------------
     def ingest(

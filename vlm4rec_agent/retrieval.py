@@ -18,8 +18,9 @@ from .errors import InvalidInputError, NotFoundError
 from .grounding.schema import Attributes, GroundingRecord
 from .grounding.vocabulary import load_vocabulary
 from .items import StoredItem
+from .memo import Memo
 from .scoring import Scorer
-from .store import CatalogStore, Neighbour, Profile, RatingStore
+from .store import Candidate, CatalogStore, Neighbour, Profile, RatingStore
 
 MAX_K = 200
 MAX_QUERY_CHARS = 2000
@@ -58,8 +59,10 @@ def _check_k(k: int) -> int:
     return k
 
 
-def _pool(k: int, exclude: int = 0) -> int:
-    return max(5 * k, 50) + exclude
+def _pool(k: int, exclude: int = 0, probes: int = 1) -> int:
+    """Candidates to fetch per probe: about max(5k, 50) in all, at least 2k per probe, plus the
+    items that will be excluded (each probe may find all of them)."""
+    return max(2 * k, -(-max(5 * k, 50) // max(probes, 1))) + exclude
 
 
 class Retriever:
@@ -77,10 +80,22 @@ class Retriever:
         self.scorer = scorer
         self.personalization_weight = personalization_weight
         self.vocabulary = load_vocabulary()
+        # Not recomputed when nothing changed: a query's vector, and a profile's vectors (keyed
+        # by the exact ratings and the catalog's write generation, and at most a minute old).
+        self._query_vectors: Memo[np.ndarray] = Memo(size=2048, max_age_s=float("inf"))
+        self._profiles: Memo[tuple[list[StoredItem], np.ndarray, np.ndarray]] = Memo(size=1024, max_age_s=60.0)
 
     # --- profiles -------------------------------------------------------------------------
     def profile_vectors(self, profile: Profile) -> tuple[list[StoredItem], np.ndarray, np.ndarray]:
         """Liked items, their vectors and the disliked vectors (items gone from the catalog are skipped)."""
+        key = (tuple(profile.liked), tuple(profile.disliked), self.catalog.generation)
+        return self._profiles.get(key, lambda: self._read_profile(profile))
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """The query's vector (1 x dim), computed once per distinct text."""
+        return self._query_vectors.get(text, lambda: self._encoder().encode([text]))
+
+    def _read_profile(self, profile: Profile) -> tuple[list[StoredItem], np.ndarray, np.ndarray]:
         stored = self.catalog.get(profile.liked + profile.disliked, with_vectors=True)
         liked = [stored[i] for i in profile.liked if i in stored]
         disliked = [stored[i] for i in profile.disliked if i in stored]
@@ -89,12 +104,18 @@ class Retriever:
         disliked_vecs = np.stack([n.vector for n in disliked]) if disliked else np.zeros((0, dim), np.float32)
         return [n.item for n in liked], liked_vecs, disliked_vecs
 
-    def _candidates(self, probes: np.ndarray, n: int, filters: Filters | None) -> dict[str, Neighbour]:
-        pool: dict[str, Neighbour] = {}
-        for row in self.catalog.query(probes, n, where=_where(filters), with_vectors=True):
-            for neighbour in row:
-                pool.setdefault(neighbour.item.id, neighbour)
+    def _candidates(self, probes: np.ndarray, n: int, filters: Filters | None) -> dict[str, Candidate]:
+        pool: dict[str, Candidate] = {}
+        for row in self.catalog.nearest(probes, n, where=_where(filters)):
+            for candidate in row:
+                pool.setdefault(candidate.id, candidate)
         return pool
+
+    def _winners(self, candidates: list[Candidate], scores: np.ndarray, k: int) -> list[tuple[int, StoredItem]]:
+        """The ``k`` best candidates (index into ``candidates``) with their stored items, read now."""
+        top = self._top(scores, k)
+        items = self.catalog.get([candidates[i].id for i in top])
+        return [(i, items[candidates[i].id].item) for i in top if candidates[i].id in items]
 
     @staticmethod
     def _as_results(row: list[Neighbour], why: Callable[[Neighbour], explain.Explanation]) -> list[Result]:
@@ -120,17 +141,17 @@ class Retriever:
                 f"user {user!r} has not liked any item that is in the catalog",
                 f"like at least one: `vlm4rec like ITEM_ID --user {user}`",
             )
-        pool = self._candidates(self.scorer.probes(liked, disliked), _pool(k, len(profile.rated)), filters)
-        candidates = [n for item_id, n in pool.items() if item_id not in profile.rated]
+        probes = self.scorer.probes(liked, disliked)
+        pool = self._candidates(probes, _pool(k, len(profile.rated), len(probes)), filters)
+        candidates = [c for item_id, c in pool.items() if item_id not in profile.rated]
         if not candidates:
             return []
-        vectors = np.stack([n.vector for n in candidates])
+        vectors = np.stack([c.vector for c in candidates])
         scores = self.scorer.score(liked, disliked, vectors)
         to_liked = vectors @ liked.T
         nearest, nearest_sim = to_liked.argmax(axis=1), to_liked.max(axis=1)
         results = []
-        for rank, i in enumerate(self._top(scores, k), start=1):
-            item = candidates[i].item
+        for rank, (i, item) in enumerate(self._winners(candidates, scores, k), start=1):
             why = explain.explain_profile(item, liked_items, liked_items[nearest[i]], float(nearest_sim[i]))
             results.append(Result(rank=rank, item=item, score=float(scores[i]), explanation=why))
         return results
@@ -145,7 +166,7 @@ class Retriever:
             )
         if len(text) > MAX_QUERY_CHARS:
             raise InvalidInputError(f"the search query is longer than {MAX_QUERY_CHARS} characters", "shorten it")
-        query_vector = self._encoder().encode([text])
+        query_vector = self.encode_query(text)
         query_attributes = self.vocabulary.parse(text)
         profile = self.ratings.profile(user) if user else None
         if profile is None or profile.is_empty:
@@ -154,15 +175,14 @@ class Retriever:
         liked_items, liked, disliked = self.profile_vectors(profile)
         pool = self._candidates(query_vector, _pool(k, len(profile.disliked)), filters)
         disliked_ids = set(profile.disliked)
-        candidates = [n for item_id, n in pool.items() if item_id not in disliked_ids]
+        candidates = [c for item_id, c in pool.items() if item_id not in disliked_ids]
         if not candidates:
             return []
-        vectors = np.stack([n.vector for n in candidates])
+        vectors = np.stack([c.vector for c in candidates])
         relevance = vectors @ query_vector[0]
         scores = relevance + self.personalization_weight * self.scorer.score(liked, disliked, vectors)
         results = []
-        for rank, i in enumerate(self._top(scores, k), start=1):
-            item = candidates[i].item
+        for rank, (i, item) in enumerate(self._winners(candidates, scores, k), start=1):
             why = explain.explain_search(item, query_attributes, text, float(relevance[i]))
             if liked_items:
                 sims = liked @ vectors[i]

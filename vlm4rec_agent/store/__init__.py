@@ -1,7 +1,7 @@
 """Storage in Chroma: the catalog's vectors and attributes, and shoppers' ratings."""
 
-from .catalog_store import CatalogStore, Neighbour
+from .catalog_store import Candidate, CatalogStore, Neighbour
 from .client import open_client
 from .ratings import Profile, RatingStore, validate_user_id
 
-__all__ = ["CatalogStore", "Neighbour", "Profile", "RatingStore", "open_client", "validate_user_id"]
+__all__ = ["Candidate", "CatalogStore", "Neighbour", "Profile", "RatingStore", "open_client", "validate_user_id"]

@@ -30,6 +30,15 @@ class Neighbour:
     vector: np.ndarray | None = None
 
 
+@dataclass
+class Candidate:
+    """A nearest neighbour without its metadata: what re-ranking needs, and nothing more."""
+
+    id: str
+    similarity: float  # cosine similarity to the probe that found it
+    vector: np.ndarray
+
+
 def _metadata(item: StoredItem) -> dict[str, Any]:
     record, attributes = item.record, item.record.attributes
     metadata: dict[str, Any] = {
@@ -70,6 +79,7 @@ class CatalogStore:
         self._client = client
         self._collection = collection
         self.max_batch = client.get_max_batch_size()
+        self.generation = 0  # bumped by every write through this object (see retrieval's memos)
 
     @classmethod
     def open(
@@ -111,6 +121,7 @@ class CatalogStore:
         return self._collection.count()
 
     def upsert(self, items: Sequence[StoredItem], vectors: np.ndarray, documents: Sequence[str]) -> None:
+        self.generation += 1
         for start in range(0, len(items), self.max_batch):
             end = start + self.max_batch
             batch = items[start:end]
@@ -122,6 +133,7 @@ class CatalogStore:
             )
 
     def delete(self, ids: Sequence[str]) -> None:
+        self.generation += 1
         for start in range(0, len(ids), self.max_batch):
             self._collection.delete(ids=list(ids[start : start + self.max_batch]))
 
@@ -179,6 +191,29 @@ class CatalogStore:
                 row.append(Neighbour(_item(item_id, result["metadatas"][q][j]), similarity, vector))
             answers.append(row)
         return answers
+
+    def nearest(self, vectors: np.ndarray, n: int, where: dict | None = None) -> list[list[Candidate]]:
+        """The ``n`` nearest ids to each query vector, with their vectors but no metadata.
+
+        Reading metadata (the grounding record, the text) is what makes a Chroma query slow: on
+        10k items, 10 probes of 70 took 186 ms with metadata and 31 ms without. Re-rank the
+        candidates first, then read only the winners with :meth:`get`.
+        """
+        if n < 1:
+            return [[] for _ in range(len(vectors))]
+        result = self._collection.query(
+            query_embeddings=np.asarray(vectors, dtype=np.float32),
+            n_results=n,
+            where=where,
+            include=["distances", "embeddings"],
+        )
+        return [
+            [
+                Candidate(item_id, 1.0 - float(distance), np.asarray(vector, dtype=np.float32))
+                for item_id, distance, vector in zip(result["ids"][q], result["distances"][q], result["embeddings"][q])
+            ]
+            for q in range(len(vectors))
+        ]
 
     def sample_ids(self, limit: int = 10) -> list[str]:
         return self._collection.get(limit=limit, include=[])["ids"]
