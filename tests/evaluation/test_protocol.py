@@ -51,3 +51,27 @@ def test_queries_rank_the_whole_catalog_by_cosine():
     vectors = _two_clusters()
     metrics = evaluate_queries(vectors, vectors[[0]], [np.array([0, 1])], ks=(2,))
     assert metrics["recall@2"].tolist() == [1.0]
+
+
+@pytest.mark.parametrize("spec", ["mean", "softmax:0.2", "max"])
+def test_batched_scoring_gives_the_one_by_one_results(spec):
+    from vlm4rec_agent.evaluation.batched import batch_scores
+    from vlm4rec_agent.evaluation.data import User
+    from vlm4rec_agent.evaluation.splits import random_holdout
+    from vlm4rec_agent.scoring import parse_scorer
+
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((12, 16))
+    labels = rng.integers(0, 12, 400)
+    vectors = centres[labels] + 0.6 * rng.standard_normal((400, 16))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    users = [User(f"u{n}", tuple(rng.choice(400, rng.integers(4, 15), replace=False).tolist())) for n in range(300)]
+    split_sets = [random_holdout(users, seed) for seed in range(2)]
+    scorer = parse_scorer(spec)
+    one = [scorer.score(vectors[s.profile], np.zeros((0, 16)), vectors) for s in split_sets[0][:5]]
+    many = batch_scores(scorer, vectors, [s.profile for s in split_sets[0][:5]])
+    assert np.allclose(np.stack(one), many, atol=1e-5)
+    loop = evaluate_holdout(vectors, split_sets, scorer, batched=False)
+    batched = evaluate_holdout(vectors, split_sets, scorer, batched=True)
+    for name in loop:  # rankings may differ only where two scores tie to float precision
+        assert np.allclose(loop[name].mean(), batched[name].mean(), atol=2e-3), name
