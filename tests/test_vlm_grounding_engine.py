@@ -151,3 +151,46 @@ def test_describe_with_an_unreachable_vlm_is_one_line(cli_env, product_image, ca
     code = main(["describe", str(product_image()), "--grounder", "openai", "--model", "m"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: the openai grounder has no server") and err.count("\n") == 1
+
+
+def test_cached_answers_are_used_without_opening_the_images(
+    tmp_path, model_cache, encoder, vlm_server, small_catalog, monkeypatch
+):
+    import vlm4rec_agent.ingest as ingest_module
+
+    openai_engine(tmp_path, model_cache, encoder, vlm_server.url).ingest(small_catalog)
+    opened = []
+    real_open = ingest_module.open_image
+    monkeypatch.setattr(ingest_module, "open_image", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
+    again = openai_engine(tmp_path, model_cache, encoder, vlm_server.url, collection="copy").ingest(small_catalog)
+    assert again.added == 10 and opened == [] and len(vlm_server.requests) == 10
+
+
+def test_an_interrupted_ingest_with_stores_in_flight_resumes_without_duplicates(
+    tmp_path, model_cache, encoder, grounder, small_catalog, monkeypatch
+):
+    import vlm4rec_agent.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "STORE_EVERY", 2)  # hand every batch to the store thread
+
+    class StopsAtTheFourthBatch:
+        name, model_id, prompt_version = grounder.name, grounder.model_id, grounder.prompt_version
+
+        def __init__(self):
+            self.batches = 0
+
+        def ground(self, inputs):
+            self.batches += 1
+            if self.batches == 4:
+                raise KeyboardInterrupt
+            return grounder.ground(inputs)
+
+    settings = Settings(home=tmp_path / "home", model_cache=model_cache, grounding_batch_size=2)
+    engine = Engine(settings, encoder=encoder, grounder=StopsAtTheFourthBatch())
+    with pytest.raises(KeyboardInterrupt):
+        engine.ingest(small_catalog)
+    assert engine.stats().items == 6  # three whole batches, each stored once
+    report = Engine(settings, encoder=encoder, grounder=grounder).ingest(small_catalog)
+    assert (report.added, report.unchanged) == (4, 6)
+    ids = engine.catalog.sample_ids(limit=100)
+    assert len(ids) == len(set(ids)) == 10

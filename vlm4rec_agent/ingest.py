@@ -2,10 +2,13 @@
 
 1. hash each item (image bytes + text + the pipeline that would process it) and skip the items
    whose stored hash is the same: a second ingest of an unchanged catalog only reads files;
-2. one grounding batch at a time (``VLM4REC_GROUNDING_BATCH_SIZE`` items): open the images and
-   ground them; every 64 grounded items, build the embedding texts, encode and upsert. When
-   grounding fails or is interrupted, what was grounded is stored first, so the next run goes
-   on from there (and a VLM's answers are also in its cache).
+2. one grounding batch at a time (``VLM4REC_GROUNDING_BATCH_SIZE`` items): answers already in
+   the grounding cache are taken without opening the image; the other images are opened and
+   grounded. Every 64 grounded items are handed to a second thread that builds the embedding
+   texts, encodes and upserts them while the next images are grounded (the two stages overlap;
+   at most one group waits, so memory stays bounded). When grounding fails or is interrupted,
+   what was grounded is stored first, so the next run goes on from there (and a VLM's answers
+   are also in its cache).
 
 A bad item (missing, damaged or non-image file) is skipped with its reason; nothing else is lost.
 """
@@ -13,8 +16,10 @@ A bad item (missing, damaged or non-image file) is skipped with its reason; noth
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -80,8 +85,11 @@ def _stored_hash(content_hash: str, record: GroundingRecord) -> str:
 
 
 class _Clock:
+    """Seconds per stage; stages in the two threads overlap, so they can add up to more than total."""
+
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     @contextmanager
     def stage(self, name: str):
@@ -89,7 +97,8 @@ class _Clock:
         try:
             yield
         finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            with self._lock:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
 
 def pipeline_identity(grounder: Grounder, encoder_name: str, embed_item_text: bool) -> str:
@@ -137,21 +146,30 @@ class Ingestor:
                 plan = self._plan(items, report)
             bar = tqdm(total=len(plan.todo), unit="item", desc="ingest", disable=progress is not True or not plan.todo)
             done, grounded = 0, []
+            writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlm4rec-store")
+            pending: Future | None = None
             try:
                 for start in range(0, len(plan.todo), self.batch_size):
                     chunk = plan.todo[start : start + self.batch_size]
                     grounded += self._load_and_ground(chunk, report, clock)
                     if len(grounded) >= STORE_EVERY:
-                        self._store(grounded, plan.existing, report, clock)
+                        if pending is not None:
+                            pending.result()  # one group in flight at most; its errors surface here
+                        pending = writer.submit(self._store, grounded, plan.existing, report, clock)
                         grounded = []
                     done += len(chunk)
                     bar.update(len(chunk))
                     if callable(progress):
                         progress(done, len(plan.todo))
             finally:  # even when grounding fails or is interrupted, keep what was grounded
-                if grounded:
-                    self._store(grounded, plan.existing, report, clock)
-                bar.close()
+                try:
+                    if pending is not None:
+                        pending.result()
+                finally:
+                    writer.shutdown(wait=True)
+                    if grounded:
+                        self._store(grounded, plan.existing, report, clock)
+                    bar.close()
         report.seconds = {k: round(v, 3) for k, v in clock.seconds.items()}
         return report
 
@@ -205,9 +223,10 @@ class Ingestor:
     def _load_and_ground(
         self, chunk: list[tuple[Item, str, str]], report: IngestReport, clock: _Clock
     ) -> list[tuple[Item, str, GroundingRecord]]:
+        known = self._cached(chunk)
         loaded: list[tuple[Item, str, GroundingInput]] = []
         with clock.stage("load"):
-            for item, image_hash, content_hash in chunk:
+            for item, image_hash, content_hash in (c for n, c in enumerate(chunk) if n not in known):
                 try:
                     image = open_image(item.image, self.max_image_pixels)
                 except Vlm4recError as error:
@@ -218,7 +237,16 @@ class Ingestor:
                 )
         with clock.stage("ground"):
             records = self._ground([g for _, _, g in loaded], [i for i, _, _ in loaded], report) if loaded else []
-        return [(item, ch, rec) for (item, ch, _), rec in zip(loaded, records) if rec is not None]
+        fresh = {item.id: (item, ch, rec) for (item, ch, _), rec in zip(loaded, records) if rec is not None}
+        cached = {chunk[n][0].id: (chunk[n][0], chunk[n][2], rec) for n, rec in known.items()}
+        return [row for item, _, _ in chunk if (row := fresh.get(item.id) or cached.get(item.id))]
+
+    def _cached(self, chunk: list[tuple[Item, str, str]]) -> dict[int, GroundingRecord]:
+        """Answers the grounder already has (its cache), found without opening any image."""
+        lookup = getattr(self.grounder, "lookup", None)
+        if lookup is None:
+            return {}
+        return lookup([(image_hash, item.text or None) for item, image_hash, _ in chunk])
 
     def _store(
         self, ready: list[tuple[Item, str, GroundingRecord]], existing: set[str], report: IngestReport, clock: _Clock

@@ -24,10 +24,14 @@ log = logging.getLogger(__name__)
 
 
 def cache_key(grounder: Grounder, item: GroundingInput) -> str | None:
-    if not item.image_hash:
+    return _key(grounder, item.image_hash, item.text)
+
+
+def _key(grounder: Grounder, image_hash: str | None, text: str | None) -> str | None:
+    if not image_hash:
         return None
-    text_hash = hashlib.sha256((item.text or "").encode("utf-8")).hexdigest()
-    parts = [item.image_hash, grounder.name, grounder.model_id, grounder.prompt_version, text_hash]
+    text_hash = hashlib.sha256((text or "").encode("utf-8")).hexdigest()
+    parts = [image_hash, grounder.name, grounder.model_id, grounder.prompt_version, text_hash]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
@@ -84,6 +88,15 @@ class CachedGrounder:
         self.name, self.model_id, self.prompt_version = inner.name, inner.model_id, inner.prompt_version
         self.hits = 0
         self.misses = 0
+
+    def lookup(self, keys: Sequence[tuple[str | None, str | None]]) -> dict[int, GroundingRecord]:
+        """Cached records for (image hash, item text) pairs, by position: lets a caller skip
+        opening the images whose answers are known."""
+        wanted = [_key(self.inner, image_hash, text) for image_hash, text in keys]
+        cached = self.cache.get_many([k for k in wanted if k])
+        found = {n: cached[k] for n, k in enumerate(wanted) if k in cached}
+        self.hits += len(found)
+        return found
 
     def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingRecord]:
         keys = [cache_key(self.inner, item) for item in inputs]

@@ -98,6 +98,11 @@ class FallbackGrounder:
                 return self._stand_in(inputs, str(error))
         return self._stand_in(inputs, self.unavailable)
 
+    def lookup(self, keys):
+        """The primary grounder's cached answers, when it has a cache (see CachedGrounder.lookup)."""
+        lookup = getattr(self.primary, "lookup", None)
+        return lookup(keys) if lookup is not None else {}
+
     def _stand_in(self, inputs: Sequence[GroundingInput], reason: str) -> list[GroundingRecord]:
         records = self.basic.ground(inputs)
         lead = f"The {self.primary.name} grounder ({self.primary.model_id}) was not used: {reason}. "
