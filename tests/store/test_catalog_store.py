@@ -92,3 +92,25 @@ def test_data_persists_across_clients(filled, settings):
     reopened = CatalogStore.open(open_client(settings), "catalog", "enc")
     assert reopened.count() == 3 and reopened.dim == 3
     assert isinstance(open_client(settings), chromadb.ClientAPI)
+
+
+def test_filters_answer_from_memoised_allowed_ids_and_survive_stale_ones(settings, filled):
+    query = unit(1, 0, 0)[None, :]
+    red = {"colors": {"$contains": "red"}}
+    first = [c.id for c in filled.nearest(query, 3, where=red)[0]]
+    assert first == ["red-dress", "red-lamp"] and len(filled._allowed._values) == 1
+    assert filled.nearest(query, 3, where={"category": "sofa"}) == [[]]  # nothing allowed: no search
+    # Another process (here: another store object) deletes an allowed item; our memo is stale.
+    CatalogStore.open(open_client(settings), "catalog", "enc").delete(["red-lamp"])
+    assert [c.id for c in filled.nearest(query, 3, where=red)[0]] == ["red-dress"]
+    # A write through this object changes its generation: new items are seen at once.
+    filled.upsert([item("red-sofa", category="sofa", colors=["red"])], unit(0, 1, 0)[None, :], ["d4"])
+    assert [n.item.id for n in filled.query(query, 3, where={"category": "sofa"})[0]] == ["red-sofa"]
+
+
+def test_filters_allowing_many_items_use_chromas_own_filter(filled, monkeypatch):
+    import vlm4rec_agent.store.catalog_store as module
+
+    monkeypatch.setattr(module, "ID_FILTER_LIMIT", 1)
+    [row] = filled.query(unit(1, 0, 0)[None, :], 3, where={"colors": {"$contains": "red"}})
+    assert [n.item.id for n in row] == ["red-dress", "red-lamp"]

@@ -15,12 +15,17 @@ from typing import Any
 
 import chromadb
 import numpy as np
+from chromadb.errors import InternalError as ChromaInternalError
 from chromadb.errors import NotFoundError as ChromaNotFound
 
 from ..embedding_text import EMBEDDING_TEXT_VERSION
 from ..errors import NotFoundError, StoreError
 from ..grounding.schema import LIST_FIELDS, GroundingRecord
 from ..items import StoredItem
+from ..memo import Memo
+
+# Filters allowing more items than this are left to Chroma's own (slower) metadata filter.
+ID_FILTER_LIMIT = 50_000
 
 
 @dataclass
@@ -36,7 +41,7 @@ class Candidate:
 
     id: str
     similarity: float  # cosine similarity to the probe that found it
-    vector: np.ndarray
+    vector: np.ndarray | None
 
 
 def _metadata(item: StoredItem) -> dict[str, Any]:
@@ -79,7 +84,8 @@ class CatalogStore:
         self._client = client
         self._collection = collection
         self.max_batch = client.get_max_batch_size()
-        self.generation = 0  # bumped by every write through this object (see retrieval's memos)
+        self.generation = 0  # bumped by every write through this object (keys the memos)
+        self._allowed: Memo[list[str]] = Memo(size=256, max_age_s=60.0)  # filter -> ids it allows
 
     @classmethod
     def open(
@@ -171,28 +177,22 @@ class CatalogStore:
     def query(
         self, vectors: np.ndarray, n: int, where: dict | None = None, with_vectors: bool = False
     ) -> list[list[Neighbour]]:
-        """The ``n`` nearest items to each query vector (fewer if the catalog or filter has fewer)."""
-        if n < 1:
-            return [[] for _ in range(len(vectors))]
-        include = ["metadatas", "distances"] + (["embeddings"] if with_vectors else [])
-        # Chroma itself answers with fewer than n when the catalog or the filter holds fewer.
-        result = self._collection.query(
-            query_embeddings=np.asarray(vectors, dtype=np.float32),
-            n_results=n,
-            where=where,
-            include=include,
-        )
-        answers = []
-        for q in range(len(vectors)):
-            row = []
-            for j, item_id in enumerate(result["ids"][q]):
-                vector = np.asarray(result["embeddings"][q][j], dtype=np.float32) if with_vectors else None
-                similarity = 1.0 - float(result["distances"][q][j])
-                row.append(Neighbour(_item(item_id, result["metadatas"][q][j]), similarity, vector))
-            answers.append(row)
-        return answers
+        """The ``n`` nearest items to each query vector (fewer if the catalog or filter has fewer).
 
-    def nearest(self, vectors: np.ndarray, n: int, where: dict | None = None) -> list[list[Candidate]]:
+        The ids come from the index first and the metadata of all rows in one read afterwards:
+        a query that includes metadata took 15 ms on 100k items, ids then a read 5 ms.
+        """
+        rows = self.nearest(vectors, n, where, with_vectors=with_vectors)
+        stored = self._get(list(dict.fromkeys(c.id for row in rows for c in row)), ["metadatas"])
+        metadata = dict(zip(stored["ids"], stored["metadatas"]))
+        return [
+            [Neighbour(_item(c.id, metadata[c.id]), c.similarity, c.vector) for c in row if c.id in metadata]
+            for row in rows
+        ]
+
+    def nearest(
+        self, vectors: np.ndarray, n: int, where: dict | None = None, with_vectors: bool = True
+    ) -> list[list[Candidate]]:
         """The ``n`` nearest ids to each query vector, with their vectors but no metadata.
 
         Reading metadata (the grounding record, the text) is what makes a Chroma query slow: on
@@ -201,19 +201,43 @@ class CatalogStore:
         """
         if n < 1:
             return [[] for _ in range(len(vectors))]
-        result = self._collection.query(
-            query_embeddings=np.asarray(vectors, dtype=np.float32),
-            n_results=n,
-            where=where,
-            include=["distances", "embeddings"],
-        )
-        return [
-            [
-                Candidate(item_id, 1.0 - float(distance), np.asarray(vector, dtype=np.float32))
-                for item_id, distance, vector in zip(result["ids"][q], result["distances"][q], result["embeddings"][q])
-            ]
-            for q in range(len(vectors))
-        ]
+        include = ["distances", "embeddings"] if with_vectors else ["distances"]
+        result = self._search(np.asarray(vectors, dtype=np.float32), n, where, include)
+        rows = []
+        for q in range(len(vectors)):
+            embeddings = result["embeddings"][q] if with_vectors else [None] * len(result["ids"][q])
+            rows.append(
+                [
+                    Candidate(item_id, 1.0 - float(distance), None if v is None else np.asarray(v, dtype=np.float32))
+                    for item_id, distance, v in zip(result["ids"][q], result["distances"][q], embeddings)
+                ]
+            )
+        return rows
+
+    def _search(self, vectors: np.ndarray, n: int, where: dict | None, include: list[str]) -> dict[str, Any]:
+        """A Chroma query; a metadata filter becomes a list of allowed ids where that is smaller.
+
+        Chroma evaluates a ``where`` filter by scanning the metadata on every query (78 ms of a
+        105 ms filtered query on 100k items); restricting the search to the ids the filter allows,
+        found once and memoised, answered in 5 ms. Filters matching more than
+        ``ID_FILTER_LIMIT`` items, and ids gone stale (another process deleted one), use Chroma's
+        own filter.
+        """
+        if where is not None:
+            allowed = self._allowed_ids(where)
+            if allowed is not None and not allowed:
+                return {key: [[] for _ in range(len(vectors))] for key in ("ids", "distances", "embeddings")}
+            if allowed is not None:
+                try:
+                    return self._collection.query(query_embeddings=vectors, n_results=n, ids=allowed, include=include)
+                except ChromaInternalError:
+                    self._allowed.clear()
+        return self._collection.query(query_embeddings=vectors, n_results=n, where=where, include=include)
+
+    def _allowed_ids(self, where: dict) -> list[str] | None:
+        key = (json.dumps(where, sort_keys=True), self.generation)
+        ids = self._allowed.get(key, lambda: self._collection.get(where=where, include=[])["ids"])
+        return ids if len(ids) <= ID_FILTER_LIMIT else None
 
     def sample_ids(self, limit: int = 10) -> list[str]:
         return self._collection.get(limit=limit, include=[])["ids"]
