@@ -134,6 +134,20 @@ def test_requests_run_concurrently_up_to_the_limit(serve):
     assert server.max_in_flight == 3
 
 
+def test_in_flight_requests_turn_n_slow_answers_into_about_n_over_concurrency(serve):
+    import time
+
+    server = serve(scripted(Reply(content=json.dumps(GOOD), delay=0.25)))
+    inputs = [GroundingInput(image()) for _ in range(8)]
+    timings = {}
+    for concurrency in (1, 8):
+        start = time.perf_counter()
+        grounder(server, concurrency=concurrency).ground(inputs)
+        timings[concurrency] = time.perf_counter() - start
+    assert timings[1] >= 8 * 0.25  # one at a time: at least the sum of the delays
+    assert timings[8] < 4 * 0.25  # eight in flight: about one delay (generous bound for slow CI)
+
+
 def test_nothing_is_sent_without_a_base_url_or_a_model():
     with pytest.raises(GrounderUnavailable, match="VLM4REC_OPENAI_BASE_URL"):
         OpenAIGrounder(None, "m", load_prompt())

@@ -85,3 +85,37 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
     settings = Settings(home=tmp_path, chroma_host="127.0.0.1", chroma_port=free_port())
     with pytest.raises(StoreError, match="cannot reach the Chroma server at http://127.0.0.1.*chroma run"):
         Engine(settings).stats()
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_catalog_and_its_likes(
+    chroma_server, tmp_path, small_catalog, encoder, grounder, model_cache
+):
+    import json
+    import os
+
+    settings = Settings(
+        home=tmp_path / "a", chroma_host="127.0.0.1", chroma_port=chroma_server, model_cache=model_cache
+    )
+    engine = Engine(settings, encoder=encoder, grounder=grounder)
+    assert engine.ingest(small_catalog).added == 10
+    env = {
+        **os.environ,
+        "VLM4REC_HOME": str(tmp_path / "b"),
+        "VLM4REC_MODEL_CACHE": str(model_cache),
+        "VLM4REC_CHROMA_HOST": "127.0.0.1",
+        "VLM4REC_CHROMA_PORT": str(chroma_server),
+    }
+
+    def other_process(*args):
+        done = subprocess.run([sys.executable, "-m", "vlm4rec_agent", *args], env=env, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    other_process("like", "grey-sofa", "--user", "bob")  # written by another process...
+    assert [i.id for i in engine.profile("bob").liked] == ["grey-sofa"]  # ...seen by this one
+    engine.like("bob", "oak-table")
+    picks = json.loads(other_process("recommend", "--user", "bob", "--json"))
+    assert {"grey-sofa", "oak-table"}.isdisjoint(p["id"] for p in picks)  # both likes count there
+    assert json.loads(other_process("stats", "--json"))["items"] == 10
