@@ -111,3 +111,32 @@ def test_mcp_lists_the_tools_and_calls_search_and_recommend(running_app):
     assert tool_json(recommended)["results"][0]["id"] == "oak-chair"
     assert tool_json(described)["attributes"]["colors"][0] == "green"
     assert refused.isError and "not available to this app" in refused.content[0].text
+
+
+def test_the_server_does_not_serve_files_outside_what_it_should(running_app):
+    """Path traversal: the catalog's own files, the store and system files are never served."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    url, app = running_app
+    catalog_image = next(iter(app.engine.catalog.get(["red-dress"]).values())).item.image
+    secrets = [
+        "/etc/passwd",
+        catalog_image,  # the original photo: only page-sized copies may be served
+        str(app.engine.settings.chroma_path / "chroma.sqlite3"),
+        str(app.thumbnails.folder / ".." / ".." / "etc" / "passwd"),
+    ]
+    for secret in secrets:
+        for path in (f"/gradio_api/file={secret}", f"/gradio_api/file={urllib.parse.quote(secret)}",
+                     f"/file={secret}", "/gradio_api/file=..%2F..%2F..%2F..%2Fetc%2Fpasswd"):  # fmt: skip
+            try:
+                with urllib.request.urlopen(url + path, timeout=10) as response:
+                    body = response.read()
+                    status = response.status
+            except urllib.error.HTTPError as error:
+                status, body = error.code, b""
+            assert status >= 400 or (b"root:" not in body and b"SQLite format" not in body and b"JFIF" not in body), (
+                path,
+                status,
+            )
