@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from vlm4rec_agent.engine import Engine
-from vlm4rec_agent.evaluation.protocol import top_k
+from vlm4rec_agent.evaluation.protocol import rank_users
 from vlm4rec_agent.evaluation.runner import Evaluation
 from vlm4rec_agent.scoring import parse_scorer
 from vlm4rec_agent.settings import Settings
@@ -41,7 +41,6 @@ def main() -> None:
     series = np.array([raw[i]["name"] for i in ids])
     kind = np.array([raw[i]["type"] for i in ids])
     vectors = session.representations.vectors(args.representation)
-    none = np.zeros((0, vectors.shape[1]), np.float32)
     held_with_series = [
         series[h] in set(series[s.profile]) for ss in session.split_sets() for s in ss for h in s.held_out
     ]
@@ -51,10 +50,7 @@ def main() -> None:
         scorer = parse_scorer(spec)
         same_series = same_kind = shown = hits = hits_series = 0
         for splits in session.split_sets():
-            for split in splits:
-                scores = scorer.score(vectors[split.profile], none, vectors).astype(np.float64)
-                scores[split.profile] = -np.inf
-                top = top_k(scores, 10)
+            for split, top in zip(splits, rank_users(vectors, splits, scorer, 10)):
                 in_series, in_kind = set(series[split.profile]), set(kind[split.profile])
                 same_series += sum(series[t] in in_series for t in top)
                 same_kind += sum(kind[t] in in_kind for t in top)

@@ -8,11 +8,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from pydantic import ValidationError
-
 from . import __version__, views
 from . import cli_output as out
 from .catalogs import Columns
+from .command_errors import run_reporting_errors
 from .engine import Engine
 from .errors import Vlm4recError
 from .retrieval import Filters
@@ -181,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     if cmd == "eval":
         from .cli_eval import run as run_eval
 
-        return run_eval(args, engine.settings, engine)
+        return run_eval(args, engine)
     if cmd == "ingest":
         columns = Columns(
             id=args.id_column,
@@ -249,27 +248,7 @@ def _configure_logging(verbose: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(bool(args.verbose))
-    try:
-        return run(args)
-    except Vlm4recError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
-        print(f"error: invalid setting: {problems}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            "interrupted; finished work is kept (an ingest continues where it stopped when run again)", file=sys.stderr
-        )
-        return 130
-    except Exception as error:  # a bug: say so in one line, traceback only on request
-        if args.verbose:
-            raise
-        print(
-            f"internal error: {type(error).__name__}: {error} (run again with --verbose for details)", file=sys.stderr
-        )
-        return 3
+    return run_reporting_errors(lambda: run(args), verbose=bool(args.verbose))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from . import cli_output as out
 from .errors import InvalidInputError
 from .evaluation.representations import REPRESENTATIONS
 from .scoring import SCORERS
-from .settings import Settings
 
 DEFAULT_COMPARE_SCORERS = "mean,softmax,max,interests"
 
@@ -52,9 +51,11 @@ def _list(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def run(args: argparse.Namespace, settings: Settings, engine) -> int:
+def run(args: argparse.Namespace, engine) -> int:
     from .evaluation.compare import markdown_table, run_comparison, write_outputs
     from .evaluation.runner import Evaluation, Protocol
+
+    settings = engine.settings
 
     ks = tuple(sorted({5, 10, 20, args.k}))
     protocol = Protocol(seeds=args.seeds, fraction=args.holdout, min_items=args.min_items, ks=ks, part=args.part)

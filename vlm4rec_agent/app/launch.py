@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import threading
 from collections.abc import Sequence
 
 import gradio as gr
-from pydantic import ValidationError
 
+from ..command_errors import run_reporting_errors
 from ..engine import Engine
 from ..errors import Vlm4recError
 from ..settings import Settings
@@ -58,12 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
+
+    def run() -> int:
         serve(settings_from(args), limit=args.limit)
-    except ValidationError as error:
-        print(f"error: invalid setting: {error.errors()[0]['loc']}: {error.errors()[0]['msg']}", file=sys.stderr)
-        return 2
-    except Vlm4recError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+
+    return run_reporting_errors(run, verbose=True)  # a bug in the app shows its traceback

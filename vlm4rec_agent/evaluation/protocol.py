@@ -85,6 +85,14 @@ def _rank_batched(vectors: np.ndarray, splits: Sequence[Split], scorer: Scorer, 
     return ranked
 
 
+def rank_users(
+    vectors: np.ndarray, splits: Sequence[Split], scorer: Scorer, k: int, batched: bool = True
+) -> list[np.ndarray]:
+    """Each user's top ``k`` catalog indices, best first, their own profile items excluded."""
+    rank = _rank_batched if batched and supports(scorer) else _rank_one_by_one
+    return rank(vectors, splits, scorer, k)
+
+
 def evaluate_holdout(
     vectors: np.ndarray,
     split_sets: Sequence[Sequence[Split]],
@@ -99,10 +107,9 @@ def evaluate_holdout(
     """
     if not split_sets or not split_sets[0]:
         raise ValueError("no users to evaluate: every user has fewer items than the protocol needs")
-    rank = _rank_batched if batched and supports(scorer) else _rank_one_by_one
     totals: dict[str, np.ndarray] = {}
     for splits in split_sets:
-        ranked = rank(vectors, splits, scorer, max(ks))
+        ranked = rank_users(vectors, splits, scorer, max(ks), batched)
         for name, values in _collect([(r, s.held_out) for r, s in zip(ranked, splits)], ks).items():
             totals[name] = totals.get(name, 0) + values
     return {name: values / len(split_sets) for name, values in totals.items()}

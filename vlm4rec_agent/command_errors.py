@@ -1,0 +1,36 @@
+"""How a command-line face (``vlm4rec``, ``python app.py``) reports what went wrong: one line on
+stderr and an exit code, never a traceback for an error a user can fix."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from .errors import Vlm4recError
+
+
+def run_reporting_errors(run: Callable[[], int], verbose: bool = False) -> int:
+    """``run()``'s exit code; 2 for a user's error, 130 for Ctrl-C, 3 for a bug (re-raised when verbose)."""
+    try:
+        return run()
+    except Vlm4recError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
+        print(f"error: invalid setting: {problems}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted; finished work is kept (an ingest continues where it stopped when run again)", file=sys.stderr
+        )
+        return 130
+    except Exception as error:  # a bug: say so in one line, traceback only on request
+        if verbose:
+            raise
+        print(
+            f"internal error: {type(error).__name__}: {error} (run again with --verbose for details)", file=sys.stderr
+        )
+        return 3
