@@ -145,7 +145,10 @@ def test_in_flight_requests_turn_n_slow_answers_into_about_n_over_concurrency(se
         grounder(server, concurrency=concurrency).ground(inputs)
         timings[concurrency] = time.perf_counter() - start
     assert timings[1] >= 8 * 0.25  # one at a time: at least the sum of the delays
-    assert timings[8] < 4 * 0.25  # eight in flight: about one delay (generous bound for slow CI)
+    assert server.max_in_flight == 8  # all eight were waiting on the server together...
+    # ...so they took a fraction of the sequential time (a ratio from one run: about 1/8 on a
+    # quiet machine, 1/3 under CI load, where encoding the images dominates).
+    assert timings[8] < timings[1] / 2, timings
 
 
 def test_nothing_is_sent_without_a_base_url_or_a_model():
