@@ -23,6 +23,7 @@ from ..errors import NotFoundError, StoreError
 from ..grounding.schema import LIST_FIELDS, GroundingRecord
 from ..items import StoredItem
 from ..memo import Memo
+from .connection import GuardedCollection, call_store, store_location
 
 # Filters allowing more items than this are left to Chroma's own (slower) metadata filter.
 ID_FILTER_LIMIT = 50_000
@@ -80,10 +81,10 @@ def _item(item_id: str, metadata: dict[str, Any]) -> StoredItem:
 
 
 class CatalogStore:
-    def __init__(self, client: chromadb.ClientAPI, collection: chromadb.Collection):
+    def __init__(self, client: chromadb.ClientAPI, collection: GuardedCollection):
         self._client = client
         self._collection = collection
-        self.max_batch = client.get_max_batch_size()
+        self.max_batch = call_store(collection.location, client.get_max_batch_size)
         self.generation = 0  # bumped by every write through this object (keys the memos)
         self._allowed: Memo[list[str]] = Memo(size=256, max_age_s=60.0)  # filter -> ids it allows
 
@@ -92,12 +93,15 @@ class CatalogStore:
         cls, client: chromadb.ClientAPI, name: str, encoder_name: str, dim: int | None = None
     ) -> CatalogStore | None:
         """Open the catalog; create it when ``dim`` is given, else return None if it does not exist."""
+        location = store_location(client)
         try:
-            collection = client.get_collection(name, embedding_function=None)
+            collection = call_store(location, client.get_collection, name, embedding_function=None)
         except (ChromaNotFound, ValueError):
             if dim is None:
                 return None
-            collection = client.create_collection(
+            collection = call_store(
+                location,
+                client.create_collection,
                 name,
                 embedding_function=None,
                 configuration={"hnsw": {"space": "cosine"}},
@@ -109,7 +113,7 @@ class CatalogStore:
                 f"catalog {name!r} was built with the encoder {built_with!r}, but {encoder_name!r} is configured",
                 f"set VLM4REC_ENCODER={built_with}, or use another VLM4REC_COLLECTION for the new encoder",
             )
-        return cls(client, collection)
+        return cls(client, GuardedCollection(collection, location))
 
     @property
     def name(self) -> str:

@@ -16,6 +16,7 @@ import chromadb
 from pydantic import BaseModel, Field
 
 from ..errors import InvalidInputError
+from .connection import GuardedCollection, call_store, store_location
 
 MAX_USER_ID_LENGTH = 128
 _PLACEHOLDER = [[0.0]]
@@ -50,12 +51,15 @@ def validate_user_id(user: str | None) -> str:
 
 
 class RatingStore:
-    def __init__(self, collection: chromadb.Collection):
+    def __init__(self, collection: GuardedCollection):
         self._collection = collection
 
     @classmethod
     def open(cls, client: chromadb.ClientAPI, catalog_name: str) -> RatingStore:
-        return cls(client.get_or_create_collection(f"{catalog_name}__ratings", embedding_function=None))
+        location = store_location(client)
+        name = f"{catalog_name}__ratings"
+        collection = call_store(location, client.get_or_create_collection, name, embedding_function=None)
+        return cls(GuardedCollection(collection, location))
 
     @staticmethod
     def _record_id(user: str, item_id: str) -> str:
