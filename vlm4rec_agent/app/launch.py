@@ -19,6 +19,7 @@ from .options import add_arguments, settings_from
 from .ui import build_app
 
 log = logging.getLogger(__name__)
+CONCURRENCY_LIMIT = 8  # requests of one kind (one event) served at once; the rest wait in Gradio's queue
 
 
 def _warm_up(engine: Engine) -> None:
@@ -30,14 +31,19 @@ def _warm_up(engine: Engine) -> None:
         log.warning("%s", error)
 
 
-def serve(settings: Settings, limit: int | None = None, block: bool = True) -> tuple[gr.Blocks, ShopApp]:
-    """Build and launch the app; ``block=False`` returns at once with the page and its handlers."""
+def serve(
+    settings: Settings, limit: int | None = None, block: bool = True, concurrency_limit: int = CONCURRENCY_LIMIT
+) -> tuple[gr.Blocks, ShopApp]:
+    """Build and launch the app; ``block=False`` returns at once with the page and its handlers.
+
+    ``concurrency_limit`` is how many requests of one kind run at once (the rest queue).
+    """
     engine = Engine(settings)
     loader = CatalogLoader(engine, settings.app_catalog, limit=limit).start() if settings.app_catalog else None
     threading.Thread(target=_warm_up, args=(engine,), daemon=True).start()
     app = ShopApp(engine, settings, loader=loader)
     demo = build_app(app)
-    demo.queue(default_concurrency_limit=8)
+    demo.queue(default_concurrency_limit=concurrency_limit)
     demo.launch(
         server_name=settings.app_host,
         server_port=settings.app_port,
