@@ -16,7 +16,7 @@ from typing import Any
 from vlm4rec_agent.engine import Engine
 from vlm4rec_agent.errors import InvalidInputError
 from vlm4rec_agent.image_inputs import resolve_image_argument
-from vlm4rec_agent.retrieval import Filters
+from vlm4rec_agent.retrieval import Filters, clean_text
 from vlm4rec_agent.views import profile_data, result_data
 
 TOOL_NAMES = (
@@ -39,7 +39,12 @@ def _filters(category: str, color: str) -> Filters | None:
 
 
 def _k(k: int) -> int:
-    return max(1, min(int(k), MAX_K))
+    """A result count clamped to 1-20; a clear error when it is not a whole number."""
+    try:
+        count = int(k)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInputError(f"k must be a whole number from 1 to {MAX_K}, got {str(k)[:40]!r}") from None
+    return max(1, min(count, MAX_K))
 
 
 class ShopTools:
@@ -72,7 +77,7 @@ class ShopTools:
             color: Only items with this grounded colour (for example "blue"); empty for any.
         """
         results = self.engine.search(query, k=_k(k), user=user_id or None, filters=_filters(category, color))
-        return {"query": query, "results": [result_data(r) for r in results]}
+        return {"query": clean_text(query), "results": [result_data(r) for r in results]}
 
     def recommend_for_user(self, user_id: str, k: int = 8, category: str = "", color: str = "") -> dict[str, Any]:
         """Recommend items for a shopper from the items they liked and disliked.
@@ -120,7 +125,9 @@ class ShopTools:
             k: How many items to return (1-20).
         """
         if bool(item_id) == bool(image):
-            raise InvalidInputError("give exactly one of item_id or image")
+            raise InvalidInputError(
+                "give exactly one of item_id or image", "an item_id from a search's results, or a photo"
+            )
         if item_id:
             results = self.engine.similar(item_id=item_id, k=_k(k))
         else:

@@ -23,7 +23,7 @@ from .grounding.schema import GroundingRecord
 from .images import open_image
 from .ingest import Ingestor, IngestReport, Progress
 from .items import Item, StoredItem, file_sha256
-from .retrieval import Filters, Result, Retriever, attributes_in_common
+from .retrieval import Filters, Result, Retriever, attributes_in_common, validate_item_id
 from .scoring import Scorer, make_scorer
 from .settings import Settings
 from .store import CatalogStore, Profile, RatingStore, open_client, validate_user_id
@@ -191,7 +191,7 @@ class Engine:
         return self.grounder.ground([GroundingInput(image=picture, text=text, image_hash=image_hash)])[0]
 
     def get_item(self, item_id: str) -> StoredItem:
-        return self.catalog.require(item_id).item
+        return self.catalog.require(validate_item_id(item_id)).item
 
     # --- retrieval -------------------------------------------------------------------------
     def search(

@@ -6,12 +6,15 @@ re-rank of that pool (the scorer, dislikes, personalisation) in numpy.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from . import explain
+from .catalogs import MAX_ID_LENGTH
 from .embedding_text import build_embedding_text
 from .encoding import TextEncoder
 from .errors import InvalidInputError, NotFoundError
@@ -23,7 +26,71 @@ from .scoring import Scorer
 from .store import Candidate, CatalogStore, Neighbour, Profile, RatingStore
 
 MAX_K = 200
+# The encoder reads at most 256 word pieces (about 1,000 characters of English); a longer query is
+# refused, not cut, so that nobody is shown results for words that were silently dropped.
 MAX_QUERY_CHARS = 2000
+_TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_KEPT_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiners: part of emoji and of Persian words
+
+
+def clean_text(text: str | None) -> str:
+    """Text as a person typed it: terminal escape sequences and control characters removed.
+
+    Control characters (NUL, line breaks, tabs) become spaces; invisible format characters (bidi
+    overrides, zero-width spaces, byte-order marks) are dropped; runs of spaces collapse. Emoji and right-to-left
+    scripts are kept as they are. Linear in the text's length.
+    """
+    text = _TERMINAL_ESCAPE.sub(" ", text or "")
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cc":
+            kept.append(" ")
+        elif category == "Cf" and char not in _KEPT_FORMAT:
+            continue
+        else:
+            kept.append(char)
+    return " ".join("".join(kept).split())
+
+
+def clean_query(query: str | None, limit: int = MAX_QUERY_CHARS) -> str:
+    """A search query ready to encode, or a clear error: empty, invisible only, or too long."""
+    if len(query or "") > 20 * limit:  # refused before any work on it
+        raise InvalidInputError(
+            f"the search query is {len(query):,} characters long; the limit is {limit:,}",
+            "describe what you want in a few words",
+        )
+    text = clean_text(query)
+    if not text:
+        if (query or "").strip():
+            raise InvalidInputError(
+                "the search query holds only control or invisible characters",
+                'say what you are looking for, e.g. "white bedside lamp"',
+            )
+        raise InvalidInputError("the search query is empty", 'say what you are looking for, e.g. "white bedside lamp"')
+    if len(text) > limit:
+        raise InvalidInputError(
+            f"the search query is {len(text):,} characters long; the limit is {limit:,}",
+            "describe what you want in a few words",
+        )
+    return text
+
+
+def validate_item_id(item_id: str | None) -> str:
+    """An item id as a caller gave it, or a clear error (catalog ids are short printable text)."""
+    if not isinstance(item_id, str) or not item_id.strip():
+        raise InvalidInputError("the item id is empty", "use an id from the results of a search")
+    if len(item_id) > MAX_ID_LENGTH:
+        raise InvalidInputError(
+            f"the item id is {len(item_id):,} characters long; catalog ids are at most {MAX_ID_LENGTH}",
+            "use an id from the results of a search",
+        )
+    if not item_id.isprintable():
+        raise InvalidInputError(
+            "the item id contains control characters, which no catalog id has",
+            "use an id from the results of a search",
+        )
+    return item_id
 
 
 class Filters(BaseModel):
@@ -159,13 +226,7 @@ class Retriever:
     # --- search ---------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, user: str | None = None, filters: Filters | None = None) -> list[Result]:
         _check_k(k)
-        text = (query or "").strip()
-        if not text:
-            raise InvalidInputError(
-                "the search query is empty", 'say what you are looking for, e.g. "white bedside lamp"'
-            )
-        if len(text) > MAX_QUERY_CHARS:
-            raise InvalidInputError(f"the search query is longer than {MAX_QUERY_CHARS} characters", "shorten it")
+        text = clean_query(query)
         query_vector = self.encode_query(text)
         query_attributes = self.vocabulary.parse(text)
         profile = self.ratings.profile(user) if user else None
@@ -194,7 +255,7 @@ class Retriever:
     # --- similar --------------------------------------------------------------------------
     def similar_to_item(self, item_id: str, k: int = 10, filters: Filters | None = None) -> list[Result]:
         _check_k(k)
-        source = self.catalog.require(item_id, with_vectors=True)
+        source = self.catalog.require(validate_item_id(item_id), with_vectors=True)
         row = self.catalog.query(source.vector[None, :], k + 1, where=_where(filters))[0]
         row = [n for n in row if n.item.id != item_id][:k]
         return self._as_results(row, lambda n: explain.explain_similar(n.item, source.item, n.similarity))
@@ -210,7 +271,7 @@ class Retriever:
 
     # --- explain one item -----------------------------------------------------------------
     def explain_for_user(self, user: str, item_id: str) -> Result:
-        found = self.catalog.require(item_id, with_vectors=True)
+        found = self.catalog.require(validate_item_id(item_id), with_vectors=True)
         profile = self.ratings.profile(user)
         liked_items, liked, disliked = self.profile_vectors(profile)
         if not liked_items:
@@ -235,4 +296,13 @@ def attributes_in_common(items: Sequence[StoredItem], min_share: float = 0.5) ->
     return sorted(common, key=lambda t: (-t[2], t[0], t[1]))
 
 
-__all__ = ["Filters", "Result", "Retriever", "attributes_in_common", "Attributes"]
+__all__ = [
+    "Attributes",
+    "Filters",
+    "Result",
+    "Retriever",
+    "attributes_in_common",
+    "clean_query",
+    "clean_text",
+    "validate_item_id",
+]

@@ -19,6 +19,7 @@ from ..errors import InvalidInputError
 from .connection import GuardedCollection, call_store, store_location
 
 MAX_USER_ID_LENGTH = 128
+_USER_HINT = f"give a plain name of up to {MAX_USER_ID_LENGTH} characters (e.g. --user ann)"
 _PLACEHOLDER = [[0.0]]
 
 
@@ -39,14 +40,18 @@ class Profile(BaseModel):
 
 
 def validate_user_id(user: str | None) -> str:
-    """Return a usable user id or raise a clear error."""
+    """Return a usable user id (surrounding spaces removed) or raise a clear error."""
+    if user is not None and not isinstance(user, str):
+        raise InvalidInputError(f"the user id must be text, not {type(user).__name__}", _USER_HINT)
     cleaned = (user or "").strip()
     if not cleaned:
-        raise InvalidInputError("the user id is empty", "give one with --user NAME")
-    if len(cleaned) > MAX_USER_ID_LENGTH or not cleaned.isprintable():
+        raise InvalidInputError("the user id is empty", _USER_HINT)
+    if len(cleaned) > MAX_USER_ID_LENGTH:
         raise InvalidInputError(
-            f"the user id must be at most {MAX_USER_ID_LENGTH} printable characters", "choose a shorter plain name"
+            f"the user id is {len(cleaned):,} characters long; the limit is {MAX_USER_ID_LENGTH}", _USER_HINT
         )
+    if not cleaned.isprintable():
+        raise InvalidInputError("the user id contains control or invisible characters", _USER_HINT)
     return cleaned
 
 
