@@ -2,9 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
+
+from ..errors import InvalidInputError
+from ..retrieval import clean_text
+
+MAX_MESSAGE_CHARS = 2000  # a shopper's message; longer ones are refused before any parsing
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>!|~#])")
+
+
+def shopper_text(message: str | None) -> str:
+    """A shopper's message with control characters and terminal escapes removed; too long: an error."""
+    if len(message or "") > 20 * MAX_MESSAGE_CHARS:
+        raise InvalidInputError(
+            f"your message is {len(message):,} characters long; I read at most {MAX_MESSAGE_CHARS:,}",
+            "say what you are looking for in a sentence or two",
+        )
+    text = clean_text(message)
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidInputError(
+            f"your message is {len(text):,} characters long; I read at most {MAX_MESSAGE_CHARS:,}",
+            "say what you are looking for in a sentence or two",
+        )
+    return text
+
+
+def plain_markdown(text: str | None) -> str:
+    """Catalog or VLM text shown in a Markdown chat as the words it is: no links, images, HTML or emphasis."""
+    return _MARKDOWN.sub(r"\\\1", clean_text(text))
 
 
 @dataclass

@@ -17,11 +17,12 @@ from ..explain import values_match
 from ..grounding.schema import CITABLE_FIELDS, FIELD_LABELS, LIST_FIELDS, Attributes, distinct_colours
 from ..grounding.vocabulary import load_vocabulary
 from ..tools import ShopTools
-from .conversation import Conversation, Turn, stream_text
+from .conversation import Conversation, Turn, plain_markdown, shopper_text, stream_text
 from .understanding import LAST, SELECTED, Intent, understand
 
 SHOWN = 6  # results shown per turn
 POOL = 40  # candidates fetched when refinements must be filtered
+MATCH_WORDS = 12  # a photo's attribute words searched for, at most (a VLM may return many)
 
 
 HELP = (
@@ -61,15 +62,20 @@ def _understood(query: str) -> str:
     return f" ({' · '.join(parts)})" if parts else ""
 
 
+def _name(item: dict[str, Any]) -> str:
+    """An item's title (or id) as plain text: catalog text is data, never Markdown to render."""
+    return plain_markdown(item.get("title") or item["id"])
+
+
 def _listing(results: list[dict[str, Any]]) -> str:
-    lines = [f"{i}. **{r.get('title') or r['id']}** — {r['explanation']}" for i, r in enumerate(results, start=1)]
+    lines = [f"{i}. **{_name(r)}** — {plain_markdown(r['explanation'])}" for i, r in enumerate(results, start=1)]
     return "\n".join(lines)
 
 
 def _profile_line(profile: dict[str, Any]) -> str:
     liked, disliked = len(profile["liked"]), len(profile["disliked"])
     line = f"Your profile: {liked} liked, {disliked} disliked"
-    common = [f"{FIELD_LABELS[c['field']]}: {c['value']}" for c in profile["common"][:4]]
+    common = [f"{FIELD_LABELS[c['field']]}: {plain_markdown(c['value'])}" for c in profile["common"][:4]]
     return line + (f"; your likes share {', '.join(common)}." if common else ".")
 
 
@@ -87,6 +93,10 @@ class DialogueManager:
 
     # --- entry point -----------------------------------------------------------------------
     def respond(self, conversation: Conversation, message: str, photo: str | None = None) -> Turn:
+        try:
+            message = shopper_text(message)
+        except Vlm4recError as error:
+            return Turn(text=f"Sorry, I could not read that: {error}.", intent="unreadable")
         intent = understand(
             message, bool(conversation.results), bool(conversation.query or conversation.include), bool(photo)
         )
@@ -170,7 +180,7 @@ class DialogueManager:
             index, result = self._pick(c, ref)
             call = self.tools.like_item if like else self.tools.dislike_item
             profile = call(c.user_id, result["id"])
-            names.append(f"#{index + 1} *{result.get('title') or result['id']}*")
+            names.append(f"#{index + 1} *{_name(result)}*")
         verb = "Liked" if like else "Noted that you dislike"
         tail = " Say *recommend* for picks based on your likes." if like else " Similar items will rank lower."
         return Turn(text=f"{verb} {' and '.join(names)}. {_profile_line(profile)}{tail}", profile=profile)
@@ -183,14 +193,17 @@ class DialogueManager:
 
     def _why(self, c: Conversation, intent: Intent) -> Turn:
         index, result = self._pick(c, intent.refs[0])
-        name = f"#{index + 1} *{result.get('title') or result['id']}*"
-        lines = [f"{name}: {result['explanation']}"]
+        name = f"#{index + 1} *{_name(result)}*"
+        lines = [f"{name}: {plain_markdown(result['explanation'])}"]
         profile = self.tools.show_profile(c.user_id)
         if profile["liked"]:
-            lines.append("Against your likes: " + self.tools.explain_item(c.user_id, result["id"])["explanation"])
+            why = self.tools.explain_item(c.user_id, result["id"])["explanation"]
+            lines.append("Against your likes: " + plain_markdown(why))
         attributes = Attributes.model_validate(result.get("attributes") or {})
         described = "; ".join(
-            f"{FIELD_LABELS[f]}: {', '.join(attributes.values(f))}" for f in CITABLE_FIELDS if attributes.values(f)
+            f"{FIELD_LABELS[f]}: {plain_markdown(', '.join(attributes.values(f)))}"
+            for f in CITABLE_FIELDS
+            if attributes.values(f)
         )
         if described:
             lines.append(f"Its grounded attributes: {described}.")
@@ -200,7 +213,7 @@ class DialogueManager:
         index, result = self._pick(c, intent.refs[0])
         found = self.tools.similar_items(item_id=result["id"], k=SHOWN)["results"]
         c.query, c.include, c.exclude = "", [], []
-        return self._show(c, f"More like #{index + 1} *{result.get('title') or result['id']}*.", found)
+        return self._show(c, f"More like #{index + 1} *{_name(result)}*.", found)
 
     # --- photos ------------------------------------------------------------------------------
     def _describe(self, photo: str) -> tuple[dict[str, Any], str]:
@@ -212,7 +225,7 @@ class DialogueManager:
             if record["grounder"] == "basic"
             else f"{record['grounder']} ({record['model_id']})"
         )
-        return record, f"Your photo looks like a {looks}, as described by {by}"
+        return record, f"Your photo looks like a {plain_markdown(looks)}, as described by {plain_markdown(by)}"
 
     def _photo_similar(self, c: Conversation, intent: Intent, photo: str) -> Turn:
         _, seen = self._describe(photo)
@@ -223,7 +236,7 @@ class DialogueManager:
     def _photo_complement(self, c: Conversation, intent: Intent, photo: str) -> Turn:
         record, seen = self._describe(photo)
         a = Attributes.model_validate(record["attributes"])
-        words = [*a.style, *distinct_colours(a.colors), *a.occasion, *a.season]
+        words = [*a.style, *distinct_colours(a.colors), *a.occasion, *a.season][:MATCH_WORDS]
         if not words:
             return Turn(text=f"{seen}, but I could not read a style, colour or occasion to match.")
         found = self.tools.search_catalog(" ".join(words), k=POOL, user_id=c.user_id)["results"]
@@ -234,7 +247,9 @@ class DialogueManager:
         ]
         c.query, c.include, c.exclude = "", [], []
         return self._show(
-            c, f"{seen}. Things in other categories that share its {', '.join(dict.fromkeys(words))}:", others[:SHOWN]
+            c,
+            f"{seen}. Things in other categories that share its {plain_markdown(', '.join(dict.fromkeys(words)))}:",
+            others[:SHOWN],
         )
 
     # --- profile and the rest ------------------------------------------------------------------
@@ -242,7 +257,7 @@ class DialogueManager:
         profile = self.tools.show_profile(c.user_id)
         if not profile["liked"] and not profile["disliked"]:
             return Turn(text="Your profile is empty: tell me what you like (*I like #2*).", profile=profile)
-        liked = ", ".join(i["title"] or i["id"] for i in profile["liked"]) or "nothing"
+        liked = ", ".join(_name(i) for i in profile["liked"]) or "nothing"
         return Turn(text=f"You liked: {liked}. {_profile_line(profile)}", profile=profile)
 
     def _reset(self, c: Conversation, intent: Intent) -> Turn:

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from langchain_core.tools import StructuredTool, ToolException
-from pydantic import create_model
+from langchain_core.utils.pydantic import get_fields
+from pydantic import ConfigDict, ValidationError, create_model
 
 from ..errors import Vlm4recError
 from ..tools import ShopTools
@@ -32,6 +33,24 @@ def envelope(result: dict[str, Any]) -> str:
     return json.dumps({"note": DATA_NOTE, "data": result}, ensure_ascii=False, default=str)
 
 
+def _argument_problems(bound: dict[str, Any]) -> Callable[[ValidationError], str]:
+    """What the model is told when its arguments do not fit: one line per problem, nothing run."""
+
+    def explain(error: ValidationError) -> str:
+        problems = []
+        for issue in error.errors():
+            name = ".".join(str(part) for part in issue["loc"]) or "arguments"
+            if issue["type"] == "extra_forbidden" and name in bound:
+                problems.append(f"{name} cannot be given: this tool acts only for the shopper of this conversation")
+            elif issue["type"] == "extra_forbidden":
+                problems.append(f"{name} is not an argument of this tool")
+            else:
+                problems.append(f"{name}: {issue['msg']}")
+        return "Nothing was done. " + "; ".join(problems) + "."
+
+    return explain
+
+
 def _runner(function: Callable[..., dict], bound: dict[str, Any]) -> Callable[..., str]:
     def run(**arguments: Any) -> str:
         try:
@@ -42,17 +61,33 @@ def _runner(function: Callable[..., dict], bound: dict[str, Any]) -> Callable[..
     return run
 
 
+class _CheckedTool(StructuredTool):
+    """A StructuredTool that checks its arguments even when it takes none.
+
+    LangChain skips validation for a tool without arguments, so ``reset_profile`` bound to a
+    shopper would quietly run for them when a model called it with another ``user_id``.
+    """
+
+    def _to_args_and_kwargs(self, tool_input: str | dict, tool_call_id: str | None) -> tuple[tuple, dict]:
+        if isinstance(tool_input, dict) and tool_input and not get_fields(self.args_schema):
+            self.args_schema.model_validate(tool_input)  # refuses any argument: extra="forbid"
+        return super()._to_args_and_kwargs(tool_input, tool_call_id)
+
+
 def _tool(function: Callable[..., dict], bound: dict[str, Any]) -> StructuredTool:
     described = StructuredTool.from_function(function, parse_docstring=True, error_on_invalid_docstring=False)
     schema = described.args_schema
     fields = {name: (f.annotation, f) for name, f in schema.model_fields.items() if name not in bound}
-    args_schema = create_model(f"{function.__name__}_arguments", **fields)
-    return StructuredTool(
+    # Unknown arguments are refused, not dropped: a model that names another shopper is told no.
+    config = ConfigDict(extra="forbid")
+    args_schema = create_model(f"{function.__name__}_arguments", __config__=config, **fields)
+    return _CheckedTool(
         name=function.__name__,
         description=described.description,
         args_schema=args_schema,
         func=_runner(function, bound),
         handle_tool_error=True,
+        handle_validation_error=_argument_problems(bound),
     )
 
 

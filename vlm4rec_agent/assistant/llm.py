@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, Vlm4recError
 from ..settings import Settings
 from ..tools import ShopTools
-from .conversation import Conversation, Turn
+from .conversation import Conversation, Turn, shopper_text
 from .langchain_tools import session_tools
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,11 @@ class LlmAssistant:
         from langchain.agents import create_agent
         from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
 
+        try:
+            message = shopper_text(message)
+        except Vlm4recError as error:
+            yield Turn(text=f"Sorry, I could not read that: {error}.", intent="unreadable")
+            return
         agent = create_agent(
             self.model, session_tools(self.shop, conversation.user_id), system_prompt=self.system_prompt
         )
