@@ -13,14 +13,16 @@ import binascii
 import ipaddress
 import re
 import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlunparse
 
 from .errors import InvalidInputError
 
 MAX_IMAGE_BYTES = 15 * 1024 * 1024
-URL_TIMEOUT = 10.0
+URL_TIMEOUT = 10.0  # seconds for a whole download, and for each step of it
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _DATA_URL = re.compile(r"^data:image/[\w.+-]+;base64,(?P<data>.*)$", re.S)
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
 _HINT = "give a data:image/...;base64 URL, a public http(s) URL, or a photo uploaded to this app"
@@ -35,32 +37,91 @@ def _decode(data: str) -> bytes:
         raise InvalidInputError("the image's base64 data cannot be decoded", _HINT) from None
 
 
-def _public_host(host: str) -> bool:
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, NAT64), which routes to it."""
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    inner = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    return ip.is_global and (inner is None or inner.is_global)
+
+
+def _public_address(host: str) -> str:
+    """The address to connect to for ``host``: resolved once, and only if every address it has is public.
+
+    The connection then goes to this address (not to a second lookup), so a name that resolves
+    to a public address when checked and to a private one when fetched cannot reach this machine.
+    """
+    refused = InvalidInputError(f"the image URL's host {host[:80]!r} is not a public internet address", _HINT)
+    if not host:
+        raise refused
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError:
-        return False
-    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses)
+        addresses = [info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
+    except (OSError, UnicodeError):
+        raise refused from None
+    if not addresses or not all(_is_public(a) for a in addresses):
+        raise refused
+    return addresses[0]
+
+
+def _pinned(url: str) -> tuple[str, str, str]:
+    """(URL to the checked address, Host header, TLS server name) for a public http(s) URL."""
+    parts = urlparse(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        raise InvalidInputError("the image URL has an invalid port", _HINT) from None
+    address = _public_address(host)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{port}" if port else literal
+    host_header = f"{host}:{port}" if port else host
+    return urlunparse(parts._replace(netloc=netloc)), host_header, host
 
 
 def _fetch(url: str) -> bytes:
+    """A public image by URL: no redirects, at most MAX_IMAGE_BYTES, at most URL_TIMEOUT seconds in all."""
     import httpx
 
-    host = urlparse(url).hostname or ""
-    if not _public_host(host):
-        raise InvalidInputError(f"the image URL's host {host!r} is not a public internet address", _HINT)
+    target, host_header, server_name = _pinned(url)
+    too_large = InvalidInputError(f"the image at that URL is larger than {MAX_IMAGE_BYTES // 2**20} MB", _HINT)
+    deadline = time.monotonic() + URL_TIMEOUT
     try:
-        with httpx.stream("GET", url, timeout=URL_TIMEOUT, follow_redirects=False) as response:
-            if response.status_code != 200:
-                raise InvalidInputError(f"fetching the image gave HTTP {response.status_code}", _HINT)
-            data = bytearray()
-            for chunk in response.iter_bytes():
-                data += chunk
-                if len(data) > MAX_IMAGE_BYTES:
-                    raise InvalidInputError(f"the image at that URL is larger than {MAX_IMAGE_BYTES // 2**20} MB")
-            return bytes(data)
-    except httpx.HTTPError as error:
-        raise InvalidInputError(f"cannot fetch the image ({error})", _HINT) from None
+        with httpx.Client(timeout=URL_TIMEOUT, follow_redirects=False, trust_env=False) as client:
+            request = client.build_request(
+                "GET", target, headers={"Host": host_header}, extensions={"sni_hostname": server_name}
+            )
+            response = client.send(request, stream=True)
+            try:
+                if response.is_redirect:
+                    raise InvalidInputError(
+                        f"the image URL redirects elsewhere (HTTP {response.status_code}); redirects are not followed",
+                        "give the address of the image itself",
+                    )
+                if response.status_code != 200:
+                    raise InvalidInputError(f"fetching the image gave HTTP {response.status_code}", _HINT)
+                if int(response.headers.get("Content-Length") or 0) > MAX_IMAGE_BYTES:
+                    raise too_large
+                data = bytearray()
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) > MAX_IMAGE_BYTES:
+                        raise too_large
+                    if time.monotonic() > deadline:
+                        raise InvalidInputError(f"the image took longer than {URL_TIMEOUT:g} s to download", _HINT)
+                return bytes(data)
+            finally:
+                response.close()
+    except (httpx.HTTPError, ValueError) as error:
+        raise InvalidInputError(f"cannot fetch the image ({type(error).__name__}: {error})", _HINT) from None
 
 
 def resolve_image_argument(value: str, roots: Sequence[Path] = (), allow_urls: bool = False) -> bytes | Path:
@@ -81,10 +142,9 @@ def resolve_image_argument(value: str, roots: Sequence[Path] = (), allow_urls: b
         raise InvalidInputError(f"unsupported image reference ({scheme}:)", _HINT)
     if len(text) > 256 and _BASE64.match(text):
         return _decode(text)
-    path = Path(text).expanduser()
     try:
-        resolved = path.resolve(strict=True)
-    except (OSError, RuntimeError):
+        resolved = Path(text).resolve(strict=True)  # no "~": a home folder is never an image root
+    except (OSError, RuntimeError, ValueError):  # missing, a link loop, a NUL in the name
         raise InvalidInputError("that image file is not available to this app", _HINT) from None
     for root in roots:
         try:
