@@ -144,34 +144,44 @@ class Ingestor:
         with clock.stage("total"):
             with clock.stage("hash"):
                 plan = self._plan(items, report)
-            bar = tqdm(total=len(plan.todo), unit="item", desc="ingest", disable=progress is not True or not plan.todo)
-            done, grounded = 0, []
-            writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlm4rec-store")
-            pending: Future | None = None
+            log.info("%s: %d items to ground and store, %d unchanged", source, len(plan.todo), report.unchanged)
             try:
-                for start in range(0, len(plan.todo), self.batch_size):
-                    chunk = plan.todo[start : start + self.batch_size]
-                    grounded += self._load_and_ground(chunk, report, clock)
-                    if len(grounded) >= STORE_EVERY:
-                        if pending is not None:
-                            pending.result()  # one group in flight at most; its errors surface here
-                        pending = writer.submit(self._store, grounded, plan.existing, report, clock)
-                        grounded = []
-                    done += len(chunk)
-                    bar.update(len(chunk))
-                    if callable(progress):
-                        progress(done, len(plan.todo))
-            finally:  # even when grounding fails or is interrupted, keep what was grounded
-                try:
-                    if pending is not None:
-                        pending.result()
-                finally:
-                    writer.shutdown(wait=True)
-                    if grounded:
-                        self._store(grounded, plan.existing, report, clock)
-                    bar.close()
+                self._ground_and_store(plan, report, clock, progress)
+            except Vlm4recError as error:  # say what was kept, so that a re-run is not feared
+                error.message += f"; {report.stored} of {len(plan.todo)} items were stored before the ingest stopped"
+                raise
         report.seconds = {k: round(v, 3) for k, v in clock.seconds.items()}
         return report
+
+    def _ground_and_store(self, plan: IngestPlan, report: IngestReport, clock: _Clock, progress: Progress) -> None:
+        """Ground batch after batch; encode and store every ``STORE_EVERY`` grounded items in the writer thread."""
+        bar = tqdm(total=len(plan.todo), unit="item", desc="ingest", disable=progress is not True or not plan.todo)
+        done, grounded = 0, []
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlm4rec-store")
+        pending: Future | None = None
+        try:
+            for start in range(0, len(plan.todo), self.batch_size):
+                chunk = plan.todo[start : start + self.batch_size]
+                grounded += self._load_and_ground(chunk, report, clock)
+                if len(grounded) >= STORE_EVERY:
+                    if pending is not None:
+                        pending.result()  # one group in flight at most; its errors surface here
+                    pending = writer.submit(self._store, grounded, plan.existing, report, clock)
+                    grounded = []
+                done += len(chunk)
+                log.info("grounded %d/%d items", done, len(plan.todo))
+                bar.update(len(chunk))
+                if callable(progress):
+                    progress(done, len(plan.todo))
+        finally:  # even when grounding fails or is interrupted, keep what was grounded
+            try:
+                if pending is not None:
+                    pending.result()
+            finally:
+                writer.shutdown(wait=True)
+                if grounded:
+                    self._store(grounded, plan.existing, report, clock)
+                bar.close()
 
     def _plan(self, items: Sequence[Item], report: IngestReport) -> IngestPlan:
         pipeline = pipeline_identity(self.grounder, self.encoder_name, self.embed_item_text)
@@ -251,6 +261,7 @@ class Ingestor:
     def _store(
         self, ready: list[tuple[Item, str, GroundingRecord]], existing: set[str], report: IngestReport, clock: _Clock
     ) -> None:
+        log.info("encoding and storing %d items", len(ready))
         texts = [build_embedding_text(rec.attributes, item.text, self.embed_item_text) for item, _, rec in ready]
         with clock.stage("load encoder"):
             encoder = self._load_encoder()
@@ -264,7 +275,9 @@ class Ingestor:
                            extra=item.extra, record=rec, content_hash=_stored_hash(ch, rec))
                 for item, ch, rec in ready
             ]  # fmt: skip
+            log.info("writing %d items to the store", len(stored))
             self.store.upsert(stored, vectors, texts)
+            log.info("stored %d items", len(stored))
         report.fallback += sum(rec.status == "fallback" for _, _, rec in ready)
         for item, _, _ in ready:
             if item.id in existing:

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     openai_max_retries: int = Field(
         3, ge=0, description="Retries after a timeout, a 429 or a 5xx, with exponential backoff."
     )
+    openai_backoff: float = Field(
+        0.5, ge=0, description="Seconds before the first retry, doubled for each next one (a longer Retry-After wins)."
+    )
     openai_concurrency: int = Field(4, ge=1, description="Requests in flight at once.")
     assistant: Literal["auto", "offline", "llm"] = Field(
         "auto",

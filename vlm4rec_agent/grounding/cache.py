@@ -5,7 +5,8 @@ of the item's text (the prompt includes that text, so the answer depends on it).
 them and the VLM is asked again; re-ingest the same catalog, into any collection, and it is not.
 
 The cache is one SQLite file (WAL mode: several processes on one machine can share it).
-Fallback records are never cached: the VLM did not answer them.
+Fallback records are never cached: the VLM did not answer them. When the VLM fails part-way
+through a batch, the answers it did give (``error.answered``) are cached before the error goes on.
 """
 
 from __future__ import annotations
@@ -112,6 +113,10 @@ class CachedGrounder:
         except PartialGrounding as partial:
             fresh = partial.records
             reasons = {missing[j]: reason for j, reason in partial.reasons.items()}
+        except Exception as error:  # a server that failed part-way may say what it did answer: keep that
+            answered = getattr(error, "answered", None) or {}
+            self.cache.put_many({keys[missing[j]]: record for j, record in answered.items() if keys[missing[j]]})
+            raise
         self.cache.put_many({keys[i]: record for i, record in zip(missing, fresh) if keys[i] and record is not None})
         by_index = dict(zip(missing, fresh))
         records = [by_index[i] if i in by_index else cached[keys[i]] for i in range(len(inputs))]

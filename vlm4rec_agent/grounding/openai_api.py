@@ -4,7 +4,9 @@ Hosted models and local servers alike: vLLM (``vllm serve MODEL``), Ollama, LM S
 Each image goes inline as a base64 JPEG data URL in one ``/chat/completions`` request; several
 requests are in flight at once (``VLM4REC_OPENAI_CONCURRENCY``). Slow or overloaded servers are
 retried with exponential backoff (``Retry-After`` is honoured); a refused key (401/403) or an
-unknown model or URL (404) stops at once with what to set.
+unknown model or URL (404) stops at once with what to set. When the server fails for good part-way
+through a batch, the answers that did arrive ride on the error (``error.answered``, position ->
+record), so the grounding cache keeps them and a re-run does not send those images again.
 
 Nothing is sent unless this grounder is chosen and its base URL is set.
 """
@@ -17,10 +19,11 @@ import logging
 import random
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
 
+from ..errors import Vlm4recError
 from .prompt import Prompt
 from .protocol import GroundingInput, PartialGrounding
 from .schema import GroundingRecord
@@ -47,6 +50,20 @@ def _message_text(data: dict) -> str:
     if isinstance(content, list):  # some servers answer in parts
         content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
     return content or ""
+
+
+def _cancel(futures: Sequence[Future]) -> None:
+    for future in futures:
+        future.cancel()
+
+
+def _answered(futures: Sequence[Future]) -> dict[int, GroundingRecord]:
+    """The answers that did arrive, by position, from a batch that failed part-way."""
+    return {
+        i: future.result()
+        for i, future in enumerate(futures)
+        if future.done() and not future.cancelled() and future.exception() is None
+    }
 
 
 class OpenAIGrounder(VlmGrounder):
@@ -165,6 +182,7 @@ class OpenAIGrounder(VlmGrounder):
             return []
         records: list[GroundingRecord | None] = [None] * len(inputs)
         reasons: dict[int, str] = {}
+        failure: Vlm4recError | None = None
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(inputs)))) as pool:
             futures = [pool.submit(self._ask, item) for item in inputs]
             try:
@@ -173,10 +191,15 @@ class OpenAIGrounder(VlmGrounder):
                         records[i] = future.result()
                     except ItemNotGrounded as error:
                         reasons[i] = str(error)
-            except BaseException:  # the server is unusable: stop sending
-                for future in futures:
-                    future.cancel()
+            except Vlm4recError as error:  # the server is unusable: stop sending, keep what it answered
+                _cancel(futures)
+                failure = error
+            except BaseException:
+                _cancel(futures)
                 raise
+        if failure is not None:  # the requests in flight have finished by now
+            failure.answered = _answered(futures)  # type: ignore[attr-defined]
+            raise failure
         if reasons:
             raise PartialGrounding(records, reasons)
         return records  # type: ignore[return-value]

@@ -95,6 +95,7 @@ def _openai(settings: Settings) -> Grounder:
         api_key=key,
         timeout=settings.openai_timeout,
         max_retries=settings.openai_max_retries,
+        backoff=settings.openai_backoff,
         concurrency=settings.openai_concurrency,
         max_new_tokens=settings.vlm_max_new_tokens,
     )

@@ -2,7 +2,7 @@
 
 It speaks just enough of the protocol (``POST /v1/chat/completions``) for the openai grounder:
 a ``responder`` decides each reply from the request, so a test can script good JSON, fenced
-JSON, broken answers, 429s, slow answers and refused keys. It records every request and the
+JSON, broken answers, 429s, slow answers, dropped connections and refused keys. It records every request and the
 largest number it was answering at once (to measure client concurrency).
 
     with FakeOpenAIServer(lambda request: Reply(content='{"category": "dress"}')) as server:
@@ -12,6 +12,8 @@ largest number it was answering at once (to measure client concurrency).
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +29,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None  # a raw body, instead of a chat completion
     tool_calls: list[dict] | None = None  # [{"name": ..., "arguments": {...}}] for an agent to run
+    reset: bool = False  # drop the connection with a TCP reset instead of answering
 
 
 Responder = Callable[[dict], Reply]
@@ -96,6 +99,12 @@ class FakeOpenAIServer:
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting
                     pass
 
+            def _reset(self) -> None:
+                """Close the connection at once with a TCP RST (SO_LINGER 0): the client sees a reset."""
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
+
             def _stream(self, request: dict, reply: Reply, calls: list[dict]) -> None:
                 """Answer as server-sent events: the content a few characters at a time, then the tool calls."""
                 self.send_response(200)
@@ -141,6 +150,8 @@ class FakeOpenAIServer:
                     reply = server.responder(request)
                     if reply.delay:
                         time.sleep(reply.delay)
+                    if reply.reset:
+                        return self._reset()
                     if reply.body is not None:
                         return self._send(reply.status, reply.body, reply.headers)
                     if reply.status != 200:
