@@ -2,62 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from vlm4rec_agent.engine import Engine
 from vlm4rec_agent.errors import StoreError
 from vlm4rec_agent.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def chroma_command() -> str:
-    beside_python = Path(sys.executable).with_name("chroma")
-    found = str(beside_python) if beside_python.exists() else shutil.which("chroma")
-    if not found:
-        pytest.skip("the `chroma` command is not installed")
-    return found
+from vlm4rec_agent.testing.chroma_server import ChromaServer, chroma_command, free_port
 
 
 @pytest.fixture
 def chroma_server(tmp_path):
-    port = free_port()
-    log = (tmp_path / "chroma.log").open("w")
-    process = subprocess.Popen(
-        [chroma_command(), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if process.poll() is not None:
-                pytest.fail(f"chroma run exited: {(tmp_path / 'chroma.log').read_text()}")
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("chroma run did not start listening within 60 s")
-    yield port
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    if chroma_command() is None:
+        pytest.skip("the `chroma` command is not installed")
+    with ChromaServer(tmp_path / "server-data") as server:
+        yield server.port
 
 
 @pytest.mark.slow
