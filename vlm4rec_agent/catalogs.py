@@ -7,6 +7,11 @@ With the usual column names no options are needed: the id comes from ``id`` (or 
 present column of :data:`TEXT_COLUMNS`. :class:`Columns` overrides any of these. Image paths are
 relative to the catalog file. Rows that cannot be used become :class:`CatalogProblem` entries;
 they never stop the rest of the catalog from being read.
+
+A catalog is often someone else's file, so it reaches only the images inside its own folder:
+a path that leads elsewhere (``../../etc/passwd``, an absolute path, a symbolic link pointing
+out) is a problem, not a file that gets read. ``Columns(image_root=DIR)`` (``--image-root``)
+moves that fence to another folder, for catalogs whose photos are kept apart from the file.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,19 +39,33 @@ TEXT_COLUMNS = (
     "title", "name", "product_name", "type", "category", "label", "brand",
     "color", "colour", "material", "description", "text", "details",
 )  # fmt: skip
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jfif", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+# Pictures a folder catalog holds but that cannot be read: reported, not silently left out.
+UNREADABLE_EXTENSIONS = {
+    ".svg": "an SVG drawing",
+    ".svgz": "an SVG drawing",
+    ".heic": "a HEIC photo",
+    ".heif": "a HEIF photo",
+}
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 CSV_SUFFIXES = {".csv", ".tsv"}
 MAX_ID_LENGTH = 256
+MAX_LISTED_COLUMNS = 20
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 class Columns(BaseModel):
-    """Which columns hold what; ``None`` means "use the usual names"."""
+    """Which columns hold what; ``None`` means "use the usual names".
+
+    ``image_root`` is the folder the image paths may lead into; by default the catalog's own
+    folder (or the image folder itself), so that a catalog cannot make this app read other files.
+    """
 
     id: str | None = None
     image: str | None = None
     title: str | None = None
     text: list[str] | None = None
+    image_root: Path | None = None
 
 
 @dataclass
@@ -72,8 +93,10 @@ def read_catalog(source: str | Path, columns: Columns | None = None, limit: int 
         raise NotFoundError(f"catalog not found: {path}", "give the path of a JSONL or CSV file, or a folder of images")
     if limit is not None and limit < 1:
         raise InvalidInputError(f"--limit must be at least 1, got {limit}")
+    columns = columns or Columns()
+    fence = _Fence(columns.image_root or (path if path.is_dir() else path.parent), columns.image_root is not None)
     if path.is_dir():
-        return _read_folder(path, limit)
+        return _read_folder(path, limit, fence)
     suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
         rows = _jsonl_rows(path)
@@ -83,19 +106,84 @@ def read_catalog(source: str | Path, columns: Columns | None = None, limit: int 
         raise InvalidInputError(
             f"cannot tell the format of {path.name}", "use a .jsonl or .csv file, or a folder of images"
         )
-    return _items_from_rows(path, rows, columns or Columns(), limit)
+    return _items_from_rows(path, rows, columns, limit, fence)
+
+
+class _Fence:
+    """The folder a catalog's images must be in; says why a path is refused.
+
+    Paths are resolved as the system would open them (symbolic links followed, ``..`` taken after
+    them). The folders of a catalog's photos are few, so each is resolved once; a photo then
+    costs one ``lstat``.
+    """
+
+    def __init__(self, root: Path, given: bool):
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise NotFoundError(f"image root is not a folder: {root}", "give the folder that holds the photos")
+        self.root = os.path.realpath(root)
+        self.named_root = os.path.normpath(os.path.abspath(root))
+        self.given = given
+        self._folders: dict[str, str] = {}
+
+    def _resolve(self, image: Path) -> tuple[str, os.stat_result | None]:
+        """The real path of ``image`` and its status (``None`` when there is no such file)."""
+        # Not abspath: it would drop "link/.." by name, where the system goes where the link leads.
+        folder, name = os.path.split(os.path.join(os.getcwd(), image))
+        if name in ("", ".", ".."):
+            resolved = os.path.realpath(image)
+        else:
+            if folder not in self._folders:
+                self._folders[folder] = os.path.realpath(folder)
+            resolved = os.path.join(self._folders[folder], name)
+        try:
+            status = os.lstat(resolved)
+        except (OSError, ValueError):
+            return resolved, None
+        if stat.S_ISLNK(status.st_mode):
+            resolved = os.path.realpath(resolved)
+            try:
+                status = os.stat(resolved)
+            except (OSError, ValueError):
+                status = None
+        return resolved, status
+
+    def problem(self, image: Path) -> str | None:
+        """Why ``image`` may not be read (outside the fence, or not a regular file), else ``None``."""
+        resolved, status = self._resolve(image)
+        if resolved != self.root and not resolved.startswith(self.root.rstrip(os.sep) + os.sep):
+            by_name = os.path.normpath(os.path.abspath(image)).startswith(self.named_root.rstrip(os.sep) + os.sep)
+            how = "is a symbolic link to a file" if by_name else "leads"
+            where = "the image root" if self.given else "the catalog's folder"
+            return (
+                f"image path {how} outside {where} {self.root}; only images inside it are read "
+                "(move the photos there, or allow their folder with --image-root DIR)"
+            )
+        if status is not None and not stat.S_ISREG(status.st_mode):
+            return "image path is a folder or a special file, not an image file"
+        return None
 
 
 def _jsonl_rows(path: Path):
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        if handle.read(2) in UTF16_BOMS:
+            lines = io.StringIO(_utf16(path, path.read_bytes()))
+        else:
+            handle.seek(0)
+            lines = handle
+        for number, raw in enumerate(lines, start=1):
             where = f"line {number}"
             if not raw.strip():
                 continue
             try:
-                row = json.loads(raw.decode("utf-8-sig"))
-            except UnicodeDecodeError:
-                yield where, None, "not valid UTF-8 text"
+                row = json.loads(raw if isinstance(raw, str) else raw.decode("utf-8-sig"))
+            except UnicodeDecodeError as error:
+                bad = raw[error.start]
+                yield (
+                    where,
+                    None,
+                    f"not valid UTF-8 text (byte 0x{bad:02X} at position {error.start + 1}); save the file as UTF-8",
+                )
                 continue
             except json.JSONDecodeError as error:
                 yield where, None, f"not valid JSON ({error.msg})"
@@ -106,13 +194,42 @@ def _jsonl_rows(path: Path):
             yield where, row, None
 
 
-def _csv_rows(path: Path):
-    data = path.read_bytes()
+def _utf16(path: Path, data: bytes) -> str:
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-16")
     except UnicodeDecodeError:
-        text = data.decode("latin-1")
-        yield str(path), None, "file is not UTF-8; read it as Latin-1 (save it as UTF-8 to be sure of accents)"
+        raise InvalidInputError(
+            f"{path.name} starts like UTF-16 text but is not valid UTF-16", "save it as UTF-8"
+        ) from None
+
+
+def _decode_csv(path: Path) -> tuple[str, str | None]:
+    """The file's text, and a warning when it had to be guessed at."""
+    data = path.read_bytes()
+    if data[:2] in UTF16_BOMS:
+        return _utf16(path, data), None
+    if data.startswith(b"PK\x03\x04") or b"\x00" in data[:4096]:
+        raise InvalidInputError(
+            f"{path.name} is not a text file (an Excel workbook or another binary file?)",
+            "save it as CSV (UTF-8) or JSONL",
+        )
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        pass
+    for encoding, label in (("cp1252", "Windows-1252"), ("latin-1", "Latin-1")):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return text, f"file is not UTF-8; read it as {label} (save it as UTF-8 to be sure of accents)"
+    raise AssertionError("Latin-1 decodes any bytes")
+
+
+def _csv_rows(path: Path):
+    text, warning = _decode_csv(path)
+    if warning:
+        yield str(path), None, warning
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     if delimiter == ",":
         try:
@@ -120,7 +237,16 @@ def _csv_rows(path: Path):
         except csv.Error:
             pass
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    for number, row in enumerate(reader, start=2):
+    number = 1
+    while True:
+        number += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # e.g. a cell over the csv module's size limit; the next rows still count
+            yield f"row {number}", None, f"cannot be read as CSV ({error})"
+            continue
         row.pop(None, None)  # cells beyond the header
         yield f"row {number}", row, None
 
@@ -159,8 +285,10 @@ def _resolve_key_columns(path: Path, where: str, row: dict, columns: Columns) ->
         key = given or _first(row, usual, with_value=False)
         if key is None or key not in row:
             wanted = f"column {key!r}" if key else f"column named {' or '.join(usual)}"
+            found = [str(k)[:40] for k in row][:MAX_LISTED_COLUMNS]
+            more = f" and {len(row) - len(found)} more" if len(row) > len(found) else ""
             raise InvalidInputError(
-                f"{path.name} has no {wanted} ({where} has: {', '.join(map(str, row))})",
+                f"{path.name} has no {wanted} ({where} has: {', '.join(found) or 'no columns'}{more})",
                 f"say which column to use with {flag}",
             )
         keys.append(key)
@@ -173,7 +301,7 @@ def _join_text(parts: list[str]) -> str:
     return ". ".join(cleaned) + "." if cleaned else ""
 
 
-def _items_from_rows(path: Path, rows, columns: Columns, limit: int | None) -> Catalog:
+def _items_from_rows(path: Path, rows, columns: Columns, limit: int | None, fence: _Fence) -> Catalog:
     catalog = Catalog(source=path)
     seen: dict[str, str] = {}
     keys: tuple[str, str] | None = None
@@ -182,7 +310,7 @@ def _items_from_rows(path: Path, rows, columns: Columns, limit: int | None) -> C
             catalog.problems.append(CatalogProblem(where, problem))
             continue
         keys = keys or _resolve_key_columns(path, where, row, columns)
-        item = _item_from_row(path, where, row, keys, columns, catalog)
+        item = _item_from_row(path, where, row, keys, columns, catalog, fence)
         if item is None:
             continue
         if item.id in seen:
@@ -200,7 +328,7 @@ def _items_from_rows(path: Path, rows, columns: Columns, limit: int | None) -> C
 
 
 def _item_from_row(
-    path: Path, where: str, row: dict, keys: tuple[str, str], columns: Columns, catalog: Catalog
+    path: Path, where: str, row: dict, keys: tuple[str, str], columns: Columns, catalog: Catalog, fence: _Fence
 ) -> Item | None:
     id_key, image_key = keys
     item_id = _scalar(row.get(id_key))
@@ -227,9 +355,11 @@ def _item_from_row(
             )
         )
         return None
-    image = Path(image_value).expanduser()
-    if not image.is_absolute():
-        image = path.parent / image
+    image = _image_path(path, image_value)
+    problem = "image path has a NUL character" if image is None else fence.problem(image)
+    if problem:
+        catalog.problems.append(CatalogProblem(where, problem, item_id))
+        return None
 
     title_keys = (
         [columns.title] if columns.title else [k for k in (_first(row, TITLE_COLUMNS), _first(row, KIND_COLUMNS)) if k]
@@ -243,19 +373,43 @@ def _item_from_row(
     return Item(id=item_id, image=image, title=title, text=text, extra=extra)
 
 
-def _read_folder(folder: Path, limit: int | None) -> Catalog:
+def _image_path(catalog: Path, value: str) -> Path | None:
+    """The photo a row names, relative to the catalog's folder; ``None`` if no path can hold it."""
+    if "\x00" in value:
+        return None
+    image = Path(value)
+    if value.startswith("~"):
+        try:
+            image = image.expanduser()
+        except RuntimeError:  # ~someone who is not a user here
+            pass
+    return image if image.is_absolute() else catalog.parent / image
+
+
+def _read_folder(folder: Path, limit: int | None, fence: _Fence) -> Catalog:
     catalog = Catalog(source=folder)
     files = sorted(
         p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS.union(UNREADABLE_EXTENSIONS)
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )  # fmt: skip
     if not files:
         raise InvalidInputError(
             f"no images in {folder}", f"a folder catalog holds {', '.join(sorted(IMAGE_EXTENSIONS))} files"
         )
-    for file in files[:limit]:
+    seen: dict[str, str] = {}
+    for file in files:
         relative = file.relative_to(folder).with_suffix("").as_posix()
+        kind = UNREADABLE_EXTENSIONS.get(file.suffix.lower())
+        problem = f"{kind} cannot be read; convert it to PNG or JPEG" if kind else fence.problem(file)
+        if not problem and relative in seen:
+            problem = f"duplicate id: {seen[relative]} has the same name; kept that one"
+        if problem:
+            catalog.problems.append(CatalogProblem(str(file), problem, relative))
+            continue
+        if limit is not None and len(catalog.items) >= limit:
+            break
+        seen[relative] = file.name
         title = re.sub(r"[_-]+", " ", file.stem).strip()
         catalog.items.append(Item(id=relative, image=file, title=title))
     return catalog

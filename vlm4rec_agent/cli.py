@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--text-columns",
         help="comma-separated columns that describe the item (default: title, name, type, description...)",
     )
+    p.add_argument(
+        "--image-root",
+        metavar="DIR",
+        help="folder the catalog's photos may be in (default: the catalog's own folder; paths leading "
+        "elsewhere are refused)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _json(p)
 
@@ -187,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
             image=args.image_column,
             title=args.title_column,
             text=[c.strip() for c in args.text_columns.split(",") if c.strip()] if args.text_columns else None,
+            image_root=args.image_root,
         )
         progress = not args.no_progress and not args.json and sys.stderr.isatty()
         report = engine.ingest(args.source, columns=columns, limit=args.limit, progress=progress)
