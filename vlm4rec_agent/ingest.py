@@ -34,6 +34,7 @@ from .grounding.schema import GroundingRecord
 from .images import open_image
 from .items import Item, StoredItem, file_sha256
 from .store import CatalogStore
+from .store.connection import DamagedStoreError
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class IngestReport:
     fallback: int = 0  # stored with the basic grounder standing in for the configured VLM
     skipped: list[CatalogProblem] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    rebuilt: bool = False  # the catalog's vector index was damaged, so it was emptied and built again
 
     @property
     def stored(self) -> int:
@@ -72,6 +74,8 @@ class IngestReport:
         ]
         if self.fallback:
             parts.append(f"{self.fallback} grounded by the basic fallback")
+        if self.rebuilt:
+            parts.append("the damaged catalog was rebuilt (ingest its other catalog files again too)")
         line = f"{self.source}: {self.seen} items read; " + ", ".join(parts)
         if self.stored:
             line += f" in {self.seconds.get('total', 0):.1f} s ({self.items_per_second:.1f} items/s)"
@@ -198,10 +202,27 @@ class Ingestor:
                 report.skipped.append(CatalogProblem(str(item.image), reason, item.id))
                 continue
             hashed.append((item, image_hash, item.content_hash(image_hash, pipeline)))
+        if self.store is not None:
+            self._rebuild_if_damaged(report)
         stored = self.store.hashes([i.id for i, _, _ in hashed]) if self.store else {}
         todo = [(i, ih, ch) for i, ih, ch in hashed if stored.get(i.id) != ch]
         report.unchanged = len(hashed) - len(todo)
         return IngestPlan(todo=todo, existing=set(stored))
+
+    def _rebuild_if_damaged(self, report: IngestReport) -> None:
+        """A catalog whose vector index Chroma cannot read is emptied, so this ingest rebuilds it.
+
+        The catalog is derived data (photos + text -> records -> vectors) and the grounding cache
+        keeps the VLM's answers; likes live in their own collection and are not touched.
+        """
+        try:
+            self.store.check()
+        except DamagedStoreError as error:
+            log.warning("%s; rebuilding the catalog %r from this ingest", error.message, self.store.name)
+            dim = self.store.dim
+            self.store.drop()
+            self.store = self._open_store(dim) if dim else None
+            report.rebuilt = True
 
     def _ground(
         self, inputs: list[GroundingInput], items: list[Item], report: IngestReport
@@ -240,7 +261,7 @@ class Ingestor:
                 try:
                     image = open_image(item.image, self.max_image_pixels)
                 except Vlm4recError as error:
-                    report.skipped.append(CatalogProblem(str(item.image), str(error), item.id))
+                    report.skipped.append(CatalogProblem(str(item.image), error.message, item.id))
                     continue
                 loaded.append(
                     (item, content_hash, GroundingInput(image=image, text=item.text or None, image_hash=image_hash))

@@ -11,6 +11,7 @@ no half-written record, only catalog ids, the likes stored before the first run 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -21,10 +22,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 
 from vlm4rec_agent.engine import Engine
+from vlm4rec_agent.grounding.schema import Attributes, GroundingRecord
+from vlm4rec_agent.items import StoredItem
 from vlm4rec_agent.settings import Settings
+from vlm4rec_agent.store.connection import DamagedStoreError
 from vlm4rec_agent.testing.fake_openai import Reply
 
 from .conftest import check_store
@@ -171,3 +176,50 @@ def test_kill_9_during_ingest_loses_nothing_and_the_next_run_completes(tmp_path,
     summary = "\n".join(f"  aimed at {aim:<36} landed: {at:<44} stored after: {n}" for aim, at, n in landed)
     print(f"\n{len(landed)} kills (seed {SEED}), then a full run:\n{summary}\n  final: {done.stdout.strip()}")
     assert len({at for _, at, _ in landed}) >= 4, summary  # the kills really were spread over the stages
+
+
+def fill(store, n: int, start: int, rng: np.random.Generator) -> None:
+    """``n`` filler records with random unit vectors, written as an ingest writes them (groups of 64)."""
+    record = GroundingRecord(attributes=Attributes(category="lamp"), grounder="basic", model_id="-", prompt_version="-")
+    for first in range(start, start + n, 64):
+        ids = [f"filler-{i:05d}" for i in range(first, min(start + n, first + 64))]
+        vectors = rng.normal(size=(len(ids), store.dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        items = [
+            StoredItem(id=i, image="", title="Lamp", text="", extra={}, record=record, content_hash="x") for i in ids
+        ]
+        store.upsert(items, vectors, ["a lamp"] * len(ids))
+
+
+@pytest.mark.faults
+def test_a_vector_index_torn_by_a_kill_is_a_clear_error_and_the_next_ingest_rebuilds_it(
+    settings, small_catalog, loaded_engine
+):
+    """A vector index that no longer matches its id map, made on purpose: keep the map of Chroma's
+    first index save (it saves every 1,000 writes), write on past the second, put the old map back.
+    (The damage a real kill left here, once in 38 kills of a writer at about 8,000 items, was worse:
+    every read of the collection failed. Both raise Chroma internal errors that name the index.)
+    """
+    engine, chroma = loaded_engine, settings.chroma_path
+    engine.like("ann", "oak-table")
+    engine.dislike("ann", "black-boots")
+    likes = engine.ratings.profile("ann")
+    rng = np.random.default_rng(SEED)
+    fill(engine.catalog, 1100, 0, rng)
+    [id_map] = [p for p in chroma.glob("*/index_metadata.pickle")]
+    saved = id_map.read_bytes()
+    fill(engine.catalog, 1000, 1100, rng)
+    engine.client.close()
+    id_map.write_bytes(saved)
+
+    engine = Engine(settings, encoder=engine.encoder, grounder=engine.grounder)
+    with pytest.raises(DamagedStoreError) as caught:
+        engine.similar("filler-01500", k=3)  # its neighbours are entries the old map does not know
+    assert str(caught.value).startswith(f"the Chroma store at {chroma} cannot read a collection's vector index")
+    assert "ingest the catalog again" in str(caught.value)
+
+    report = engine.ingest(small_catalog)
+    assert report.rebuilt and report.added == 10 and "rebuilt" in report.summary(), report.summary()
+    check_store(engine, {json.loads(line)["id"] for line in small_catalog.read_text().splitlines()})
+    assert engine.ratings.profile("ann") == likes  # likes live in their own collection: untouched
+    assert engine.search("oak chair", k=1)[0].item.id == "oak-chair"

@@ -23,7 +23,7 @@ from ..errors import NotFoundError, StoreError
 from ..grounding.schema import LIST_FIELDS, GroundingRecord
 from ..items import StoredItem
 from ..memo import Memo
-from .connection import GuardedCollection, call_store, store_location
+from .connection import DamagedStoreError, GuardedCollection, call_store, store_location
 
 # Filters allowing more items than this are left to Chroma's own (slower) metadata filter.
 ID_FILTER_LIMIT = 50_000
@@ -114,6 +114,23 @@ class CatalogStore:
                 f"set VLM4REC_ENCODER={built_with}, or use another VLM4REC_COLLECTION for the new encoder",
             )
         return cls(client, GuardedCollection(collection, location))
+
+    def check(self) -> None:
+        """Raise :class:`DamagedStoreError` if Chroma cannot read this catalog's vector index.
+
+        Counting replays Chroma's log into the index (what failed after a kill here); a wide
+        nearest-neighbour probe then touches many of the index's entries.
+        """
+        count = self.count()
+        if count:
+            probe = np.zeros((1, self.dim or 1), dtype=np.float32)
+            probe[0, 0] = 1.0
+            self.nearest(probe, min(count, 256), with_vectors=False)
+
+    def drop(self) -> None:
+        """Delete this catalog's collection (vectors and records); ratings live elsewhere and stay."""
+        call_store(self._collection.location, self._client.delete_collection, self.name)
+        self.generation += 1
 
     @property
     def name(self) -> str:
@@ -234,7 +251,7 @@ class CatalogStore:
             if allowed is not None:
                 try:
                     return self._collection.query(query_embeddings=vectors, n_results=n, ids=allowed, include=include)
-                except ChromaInternalError:
+                except (ChromaInternalError, DamagedStoreError):  # stale ids; a damaged index fails again below
                     self._allowed.clear()
         return self._collection.query(query_embeddings=vectors, n_results=n, where=where, include=include)
 

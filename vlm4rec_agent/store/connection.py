@@ -8,6 +8,11 @@ make: reads change nothing, and writes are upserts and deletes by id, so repeati
 reach the server leaves the same records.
 
 Once the server is back, the same client and collection objects work again: nothing to reopen.
+
+A collection whose vector index Chroma cannot read any more raises :class:`DamagedStoreError`.
+Seen here: embedded Chroma killed (SIGKILL) while saving a collection's HNSW index (it does so
+every 1,000 writes) left index files newer than their id map; every read of that collection then
+failed ("Failed to apply logs to the hnsw segment writer"). Other collections were unharmed.
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ from typing import Any, TypeVar
 
 import chromadb
 import httpx
+from chromadb.errors import InternalError as ChromaInternalError
 
 from ..errors import StoreError
 
 log = logging.getLogger(__name__)
 
+# Words in Chroma's internal errors that point at a damaged vector index rather than a passing fault.
+DAMAGE_SIGNS = ("hnsw", "backfill", "error finding id")
 # Pauses before each retry of a call that could not reach the store (about 0.7 s in all).
 RETRY_DELAYS: Sequence[float] = (0.2, 0.5)
 T = TypeVar("T")
@@ -49,6 +57,19 @@ def unreachable(location: str, error: Exception) -> StoreError:
     )
 
 
+class DamagedStoreError(StoreError):
+    """A collection's vector index cannot be read; its records (and other collections) may be intact."""
+
+
+def damaged(location: str, error: Exception) -> DamagedStoreError:
+    return DamagedStoreError(
+        f"the Chroma store at {location} cannot read a collection's vector index ({error}); it was probably "
+        "damaged by a process killed while Chroma saved it",
+        "ingest the catalog again: the ingest rebuilds a damaged catalog (likes are kept, and cached VLM answers "
+        "are not asked again); ingest every catalog file that went into it",
+    )
+
+
 def call_store(location: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``call(*args, **kwargs)``, retried after :data:`RETRY_DELAYS` when the store cannot be reached."""
     for delay in (*RETRY_DELAYS, None):
@@ -59,6 +80,10 @@ def call_store(location: str, call: Callable[..., T], *args: Any, **kwargs: Any)
                 raise unreachable(location, error) from error
             log.info("Chroma at %s: %s; retrying in %.1f s", location, error, delay)
             time.sleep(delay)
+        except ChromaInternalError as error:
+            if any(sign in str(error).lower() for sign in DAMAGE_SIGNS):
+                raise damaged(location, error) from error
+            raise
     raise AssertionError("not reached")  # the last pass returns or raises
 
 
