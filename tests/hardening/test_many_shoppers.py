@@ -25,7 +25,7 @@ import pytest
 
 from tests.hardening.conftest import check_store
 from vlm4rec_agent.app import serve
-from vlm4rec_agent.app.shoppers import Visit, latency_table, run_shoppers, write_catalog
+from vlm4rec_agent.app.shoppers import HttpApi, Visit, latency_table, run_shoppers, write_catalog
 from vlm4rec_agent.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -52,6 +52,7 @@ def shop(tmp_path_factory, model_cache, encoder):
     )
     demo, app = serve(settings, block=False)
     assert app.loader.wait(180) and app.loader.report.added == 40, app.loader.status()
+    print(f"\n{app.loader.status()}")
     yield f"http://127.0.0.1:{settings.app_port}", demo, app
     demo.close()
 
@@ -60,46 +61,6 @@ def shop(tmp_path_factory, model_cache, encoder):
 def catalog_ids(shop) -> list[str]:
     _, _, app = shop
     return sorted(check_store(app.engine))
-
-
-@pytest.fixture(scope="module")
-def visits(shop, catalog_ids) -> list[Visit]:
-    url, _, _ = shop
-    users = [f"shopper-{i:02d}" for i in range(SHOPPERS)]
-    with ThreadPoolExecutor(1) as watcher:  # bounded in time: a hang fails instead of blocking
-        return watcher.submit(run_shoppers, url, users, catalog_ids).result(timeout=HANG)
-
-
-def test_many_shoppers_at_once_get_no_errors_and_only_their_own_likes(visits):
-    done = visits
-    print(f"\n{latency_table(done)}")
-    errors = [e for v in done for e in v.errors]
-    problems = [p for v in done for p in v.problems]
-    assert not errors, errors[:5]
-    assert not problems, problems[:5]
-    assert len(done) == SHOPPERS and all(len(v.liked) == 5 and len(v.disliked) == 1 for v in done)
-    assert len({frozenset(v.liked) for v in done}) == SHOPPERS, "the load should give every shopper other likes"
-
-
-def test_the_store_holds_exactly_the_catalog_and_every_rating_made(shop, visits, catalog_ids):
-    _, _, app = shop
-    done = visits
-    check_store(app.engine, set(catalog_ids))
-    assert app.engine.ratings.count() == sum(len(v.rated) for v in done)
-    assert app.engine.ratings.users() == {v.user for v in done}
-    for visit in done:
-        profile = app.engine.profile(visit.user)
-        assert {i.id for i in profile.liked} == visit.liked and {i.id for i in profile.disliked} == visit.disliked
-
-
-def test_recommendations_under_load_equal_those_in_quiet_and_differ_by_profile(shop, visits):
-    _, _, app = shop
-    done = visits
-    for visit in done:
-        quiet = [r["id"] for r in app.shop.recommend_for_user(visit.user, 8)["results"]]
-        assert visit.recommended == quiet, visit.user
-    distinct = {tuple(v.recommended) for v in done}
-    assert len(distinct) >= SHOPPERS // 2, f"only {len(distinct)} different recommendation lists"
 
 
 # --- browser sessions ---------------------------------------------------------------------------
@@ -147,9 +108,9 @@ def browse(url: str, demo, index: int) -> tuple[str, str, str]:
     try:
         loaded = tab.event("page", "load", [""])
         guest = re.search(r"`(guest-[0-9a-f]+)`", text_of(loaded[3])).group(1)
-        tab.event("message", "submit", [{"text": "show me red dresses", "files": []}, [], None])
-        tab.event("results", "select", [None], {"index": index, "value": None, "selected": True})
-        liked = tab.event("like", "click", [None])
+        tab.event("message", "submit", [{"text": "show me red dresses", "files": []}, [], None, ""])
+        tab.event("results", "select", [None, ""], {"index": index, "value": None, "selected": True})
+        liked = tab.event("like", "click", [None, ""])
         return guest, text_of(liked[0]), text_of(liked[1])
     finally:
         tab.close()
@@ -167,3 +128,74 @@ def test_browser_sessions_at_once_each_get_their_own_guest_profile(shop):
         assert f"`{guest}` · 1 liked, 0 disliked" in profile_text, profile_text
         liked = [i.title for i in app.engine.profile(guest).liked]
         assert len(liked) == 1 and "Liked #" in selected and liked[0] in selected, (guest, liked, selected)
+
+
+def test_a_browser_tab_whose_session_state_was_dropped_under_api_traffic_goes_on(shop):
+    """Every stateless API call holds a Gradio session; enough of them push out an idle tab's state.
+
+    Gradio keeps at most ``state_session_capacity`` sessions (10,000 by default, lowered here so
+    that a few calls do it). The tab must go on (a fresh conversation), not fail on every event.
+    First in the module, while few sessions are held (each call pushes out one, oldest first).
+    """
+    url, demo, _ = shop
+    tab = BrowserSession(url, demo)
+    capacity = demo.state_holder.capacity
+    try:
+        tab.event("page", "load", [""])
+        demo.state_holder.capacity = 5
+        api = HttpApi(url)
+        for _ in range(300):  # real API traffic evicts the tab's state (the oldest session goes first)
+            if tab.session_hash not in demo.state_holder:
+                break
+            api.predict("shopper-evictor", api_name="/show_profile")
+        api.close()
+        assert tab.session_hash not in demo.state_holder, "300 API calls did not push out the tab's state"
+        sent = tab.event("message", "submit", [{"text": "show me red dresses", "files": []}, [], None, ""])
+        assert "Red" in text_of(sent[0]), sent[0]
+        tab.event("results", "select", [None, ""], {"index": 0, "value": None, "selected": True})
+        liked = tab.event("like", "click", [None, ""])
+        assert text_of(liked[0]).startswith("Liked #1"), liked[0]
+    finally:
+        demo.state_holder.capacity = capacity
+        tab.close()
+
+
+@pytest.fixture(scope="module")
+def visits(shop, catalog_ids) -> list[Visit]:
+    url, _, _ = shop
+    users = [f"shopper-{i:02d}" for i in range(SHOPPERS)]
+    with ThreadPoolExecutor(1) as watcher:  # bounded in time: a hang fails instead of blocking
+        return watcher.submit(run_shoppers, url, users, catalog_ids).result(timeout=HANG)
+
+
+def test_many_shoppers_at_once_get_no_errors_and_only_their_own_likes(visits):
+    done = visits
+    print(f"\n{latency_table(done)}")
+    errors = [e for v in done for e in v.errors]
+    problems = [p for v in done for p in v.problems]
+    assert not errors, errors[:5]
+    assert not problems, problems[:5]
+    assert len(done) == SHOPPERS and all(len(v.liked) == 5 and len(v.disliked) == 1 for v in done)
+    assert len({frozenset(v.liked) for v in done}) == SHOPPERS, "the load should give every shopper other likes"
+
+
+def test_the_store_holds_exactly_the_catalog_and_every_rating_made(shop, visits, catalog_ids):
+    _, _, app = shop
+    done = visits
+    check_store(app.engine, set(catalog_ids))
+    guests = app.engine.ratings.users() - {v.user for v in done}  # the browser tabs above: one like each
+    assert all(g.startswith("guest-") and len(app.engine.ratings.profile(g).rated) == 1 for g in guests), guests
+    assert app.engine.ratings.count() == sum(len(v.rated) for v in done) + len(guests)
+    for visit in done:
+        profile = app.engine.profile(visit.user)
+        assert {i.id for i in profile.liked} == visit.liked and {i.id for i in profile.disliked} == visit.disliked
+
+
+def test_recommendations_under_load_equal_those_in_quiet_and_differ_by_profile(shop, visits):
+    _, _, app = shop
+    done = visits
+    for visit in done:
+        quiet = [r["id"] for r in app.shop.recommend_for_user(visit.user, 8)["results"]]
+        assert visit.recommended == quiet, visit.user
+    distinct = {tuple(v.recommended) for v in done}
+    assert len(distinct) >= SHOPPERS // 2, f"only {len(distinct)} different recommendation lists"

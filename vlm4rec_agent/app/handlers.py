@@ -156,6 +156,14 @@ class ShopApp:
             user = None
         return Conversation(user_id=user or f"guest-{uuid.uuid4().hex[:8]}")
 
+    def resume(self, conversation: Conversation | None, saved_user: str | None) -> Conversation:
+        """The session's conversation, or a fresh one where Gradio dropped the session's state.
+
+        Gradio keeps a bounded number of sessions and every stateless API call takes one, so heavy
+        API traffic can push out an idle tab's state; the tab then goes on as its saved shopper.
+        """
+        return conversation if conversation is not None else self.start(saved_user)
+
     def set_user(self, name: str, conversation: Conversation) -> tuple[Conversation, str]:
         """Use a shopper's own name; returns the conversation and what to remember in the browser."""
         user = validate_user_id(name)

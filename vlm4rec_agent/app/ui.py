@@ -116,7 +116,8 @@ def build_app(app: ShopApp) -> gr.Blocks:
             greeting = [{"role": "assistant", "content": app.greeting()}]
             return conv, greeting, app.status(), profile_text, liked_items, saved or ""
 
-        def on_send(message: dict, history: list, conv):
+        def on_send(message: dict, history: list, conv, saved: str):
+            conv = app.resume(conv, saved)
             text, photo = (message or {}).get("text", "").strip(), _photo(message)
             history = list(history or [])
             if text:
@@ -142,26 +143,31 @@ def build_app(app: ShopApp) -> gr.Blocks:
                 yield history, results, choice, profile_text, liked_items, gr.skip(), conv
             yield history, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.MultimodalTextbox(interactive=True), conv
 
-        def on_select(conv, event: gr.SelectData):
+        def on_select(conv, saved: str, event: gr.SelectData):
+            conv = app.resume(conv, saved)
             return app.select(conv, event.index), conv
 
-        def on_rate(conv, like_it: bool):
+        def on_rate(conv, saved: str, like_it: bool):
+            conv = app.resume(conv, saved)
             text = gradio_errors(app.rate)(conv, like_it)
             liked_items, profile_text = app.profile_view(conv)
             return text, profile_text, liked_items
 
-        def on_more(conv, history: list):
+        def on_more(conv, history: list, saved: str):
+            conv = app.resume(conv, saved)
             turn = gradio_errors(app.more_like_selected)(conv)
             history = [*(history or []), {"role": "assistant", "content": turn.text}]
             results = app.thumbnails.gallery(turn.results) if turn.results is not None else gr.skip()
             return history, results, conv
 
         def on_name(new_name: str, conv):
+            conv = app.resume(conv, None)
             conv, remembered = gradio_errors(app.set_user)(new_name, conv)
             liked_items, profile_text = app.profile_view(conv)
             return conv, remembered, profile_text, liked_items
 
-        def on_reset(conv):
+        def on_reset(conv, saved: str):
+            conv = app.resume(conv, saved)
             app.shop.reset_profile(conv.user_id)
             liked_items, profile_text = app.profile_view(conv)
             return profile_text, liked_items
@@ -173,16 +179,17 @@ def build_app(app: ShopApp) -> gr.Blocks:
         demo.load(on_load, [saved_user], [conversation, chatbot, status, profile_md, liked, name], **PRIVATE)
         box.submit(
             on_send,
-            [box, chatbot, conversation],
+            [box, chatbot, conversation, saved_user],
             [chatbot, gallery, selected, profile_md, liked, box, conversation],
             **PRIVATE,
         )
-        gallery.select(on_select, [conversation], [selected, conversation], **PRIVATE)
-        like.click(lambda c: on_rate(c, True), [conversation], [selected, profile_md, liked], **PRIVATE)
-        dislike.click(lambda c: on_rate(c, False), [conversation], [selected, profile_md, liked], **PRIVATE)
-        more.click(on_more, [conversation, chatbot], [chatbot, gallery, conversation], **PRIVATE)
+        gallery.select(on_select, [conversation, saved_user], [selected, conversation], **PRIVATE)
+        rated = [selected, profile_md, liked]
+        like.click(lambda c, s: on_rate(c, s, True), [conversation, saved_user], rated, **PRIVATE)
+        dislike.click(lambda c, s: on_rate(c, s, False), [conversation, saved_user], rated, **PRIVATE)
+        more.click(on_more, [conversation, chatbot, saved_user], [chatbot, gallery, conversation], **PRIVATE)
         name.submit(on_name, [name, conversation], [conversation, saved_user, profile_md, liked], **PRIVATE)
-        reset.click(on_reset, [conversation], [profile_md, liked], **PRIVATE)
+        reset.click(on_reset, [conversation, saved_user], [profile_md, liked], **PRIVATE)
         timer.tick(on_tick, None, [status, timer], **PRIVATE)
 
         for tool in app.shop.functions():
