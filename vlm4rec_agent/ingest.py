@@ -261,7 +261,7 @@ class Ingestor:
                 try:
                     image = open_image(item.image, self.max_image_pixels)
                 except Vlm4recError as error:
-                    report.skipped.append(CatalogProblem(str(item.image), error.message, item.id))
+                    report.skipped.append(CatalogProblem(str(item.image), str(error), item.id))
                     continue
                 loaded.append(
                     (item, content_hash, GroundingInput(image=image, text=item.text or None, image_hash=image_hash))
