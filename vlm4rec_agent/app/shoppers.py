@@ -211,7 +211,11 @@ class Shopper:
             self._shop()
         except Exception:  # already recorded as an error; the visit ends there
             pass
-        self.visit.ended = time.perf_counter()
+        finally:
+            self.visit.ended = time.perf_counter()
+            close = getattr(self._client, "close", None)
+            if close is not None:
+                close()
         return self.visit
 
     def _shop(self) -> None:
