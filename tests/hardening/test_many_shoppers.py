@@ -9,7 +9,8 @@ the store holds exactly the catalog and exactly the ratings the shoppers made, a
 shopper's last recommendation equals what the app recommends for that profile in quiet.
 
 Browser sessions (Gradio's queue protocol, as the page speaks it) each get a guest profile of
-their own. Latency per operation is printed (``pytest -s``), never asserted on.
+their own, and a tab whose session state API traffic pushed out goes on. Latency per operation
+is printed (``pytest -s``), never asserted on; only a hang fails on time.
 """
 
 from __future__ import annotations
