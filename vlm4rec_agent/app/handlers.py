@@ -19,6 +19,7 @@ from typing import Any
 from PIL import Image
 
 from ..assistant import Assistant, Conversation, Turn, make_assistant
+from ..assistant.conversation import plain_markdown
 from ..engine import Engine
 from ..errors import Vlm4recError
 from ..grounding.schema import CITABLE_FIELDS, FIELD_LABELS, Attributes
@@ -70,18 +71,21 @@ class Thumbnails:
 
 
 def describe_result(result: dict[str, Any], position: int) -> str:
+    """One result as Markdown; its catalog and VLM text is escaped, so it shows as words, never as links or HTML."""
     attributes = Attributes.model_validate(result.get("attributes") or {})
     facts = "; ".join(
-        f"{FIELD_LABELS[f]}: {', '.join(attributes.values(f))}" for f in CITABLE_FIELDS if attributes.values(f)
+        f"{FIELD_LABELS[f]}: {plain_markdown(', '.join(attributes.values(f)))}"
+        for f in CITABLE_FIELDS
+        if attributes.values(f)
     )
-    lines = [
-        f"**#{position + 1} {result.get('title') or result['id']}** · score {result['score']:.2f} · id `{result['id']}`"
-    ]
-    lines.append(f"Why: {result['explanation']}")
+    title = plain_markdown(result.get("title") or result["id"])
+    item_id = str(result["id"]).replace("`", "'")
+    lines = [f"**#{position + 1} {title}** · score {result['score']:.2f} · id `{item_id}`"]
+    lines.append(f"Why: {plain_markdown(result['explanation'])}")
     if facts:
         lines.append(f"Grounded attributes: {facts}.")
     if attributes.description:
-        lines.append(f"*{attributes.description}*")
+        lines.append(f"*{plain_markdown(attributes.description)}*")
     return "\n\n".join(lines)
 
 
@@ -102,7 +106,9 @@ class ShopApp:
         self.thumbnails = Thumbnails(settings.home / "cache" / "thumbnails")
         self.shop = ShopTools(engine, image_roots=[upload_folder or Path(get_upload_folder())])
         self.assistant = assistant or make_assistant(self.shop, settings)
-        self._api_conversations: OrderedDict[str, Conversation] = OrderedDict()
+        # user -> (conversation, its lock): two calls for one shopper at once take turns, so neither
+        # acts on results the other is replacing
+        self._api_conversations: OrderedDict[str, tuple[Conversation, threading.Lock]] = OrderedDict()
         self._api_lock = threading.Lock()
 
     # --- what the page shows ---------------------------------------------------------------
@@ -189,8 +195,9 @@ class ShopApp:
         result = conversation.results[conversation.selected]
         (self.shop.like_item if like else self.shop.dislike_item)(conversation.user_id, result["id"])
         verb = "Liked" if like else "Disliked"
-        return f"{verb} #{conversation.selected + 1} {result.get('title') or result['id']}.\n\n" + describe_result(
-            result, conversation.selected
+        return (
+            f"{verb} #{conversation.selected + 1} {plain_markdown(result.get('title') or result['id'])}.\n\n"
+            + describe_result(result, conversation.selected)
         )
 
     def more_like_selected(self, conversation: Conversation) -> Turn:
@@ -199,7 +206,7 @@ class ShopApp:
         result = conversation.results[conversation.selected]
         found = self.shop.similar_items(item_id=result["id"], k=6)["results"]
         conversation.results, conversation.selected = found, None
-        return Turn(text=f"More like *{result.get('title') or result['id']}*:", results=found)
+        return Turn(text=f"More like *{plain_markdown(result.get('title') or result['id'])}*:", results=found)
 
     # --- the chat API (for bots and tests) -------------------------------------------------------
     def chat_api(self, message: str, user_id: str) -> dict[str, Any]:
@@ -211,9 +218,11 @@ class ShopApp:
         """
         user = validate_user_id(user_id)
         with self._api_lock:
-            conversation = self._api_conversations.pop(user, None) or Conversation(user_id=user)
-            self._api_conversations[user] = conversation
+            entry = self._api_conversations.pop(user, None) or (Conversation(user_id=user), threading.Lock())
+            self._api_conversations[user] = entry
             while len(self._api_conversations) > API_CONVERSATIONS:
                 self._api_conversations.popitem(last=False)
-        turn = list(self.reply(conversation, message, None))[-1]
+        conversation, turn_lock = entry
+        with turn_lock:
+            turn = list(self.reply(conversation, message, None))[-1]
         return {"text": turn.text, "results": turn.results, "intent": turn.intent}
