@@ -32,6 +32,19 @@ def test_missing_empty_and_non_image_files_are_refused_with_a_reason(tmp_path):
         open_image(tmp_path / "page.jpg")
 
 
+@pytest.mark.parametrize("content", [None, b"", b"<html></html>", b"\xff\xd8\xff\xe0 cut"])
+def test_messages_name_the_file_but_not_the_servers_folders(tmp_path, content):
+    """A shopper sees these messages for an upload: the server's upload folder stays private."""
+    path = tmp_path / "private-folder" / "photo.jpg"
+    path.parent.mkdir()
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises((InvalidInputError, NotFoundError)) as caught:
+        open_image(path)
+    assert "photo.jpg" in str(caught.value)
+    assert "private-folder" not in str(caught.value) and str(tmp_path) not in str(caught.value)
+
+
 def test_truncated_jpeg_is_refused(tmp_path):
     data = jpeg_bytes((400, 400))
     path = tmp_path / "cut.jpg"

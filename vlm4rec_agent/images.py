@@ -58,16 +58,18 @@ def open_image(source: str | Path | bytes | Image.Image, max_pixels: int = DEFAU
     """
     if isinstance(source, Image.Image):
         return _decoded(lambda: _normalise(source), "image")
-    name = "image data" if isinstance(source, bytes) else str(source)
+    # Only the file's name goes into messages: a shopper sees them, and the folder is the server's business
+    # (an ingest report names the whole path beside the message).
+    name = "image data" if isinstance(source, bytes) else Path(source).name
     if isinstance(source, bytes):
         if not source:
             raise InvalidInputError("image data is empty", "send the photo's bytes")
     else:
         path = Path(source)
         if not path.is_file():
-            raise NotFoundError(f"image file not found: {path}")
+            raise NotFoundError(f"image file not found: {name}")
         if path.stat().st_size == 0:
-            raise InvalidInputError(f"image file is empty (0 bytes): {path}", "replace it with the photo itself")
+            raise InvalidInputError(f"image file is empty (0 bytes): {name}", "replace it with the photo itself")
 
     def decode() -> Image.Image:
         handle = io.BytesIO(source) if isinstance(source, bytes) else source
