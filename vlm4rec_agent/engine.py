@@ -239,7 +239,7 @@ class Engine:
 
     def forget(self, user: str, item_id: str) -> Profile:
         """Remove one like or dislike."""
-        user = validate_user_id(user)
+        user, item_id = validate_user_id(user), validate_item_id(item_id)
         if not self.ratings.forget(user, item_id):
             raise NotFoundError(f"user {user!r} has not rated item {item_id!r}")
         return self.ratings.profile(user)
