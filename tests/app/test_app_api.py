@@ -140,3 +140,19 @@ def test_the_server_does_not_serve_files_outside_what_it_should(running_app):
                 path,
                 status,
             )
+
+
+def test_uploads_over_the_size_limit_are_refused_by_the_server(running_app):
+    """The upload endpoint refuses a file over VLM4REC_MAX_UPLOAD_MB before the assistant sees it."""
+    url, app = running_app
+    limit = app.settings.max_upload_mb * 2**20
+    small = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 30, 35)).save(small, "JPEG")
+    accepted = httpx.post(
+        f"{url}/gradio_api/upload", files={"files": ("ok.jpg", small.getvalue(), "image/jpeg")}, timeout=30
+    )
+    assert accepted.status_code == 200, accepted.text
+    too_big = httpx.post(
+        f"{url}/gradio_api/upload", files={"files": ("big.jpg", b"\xff" * (limit + 1024), "image/jpeg")}, timeout=60
+    )
+    assert too_big.status_code == 413, (too_big.status_code, too_big.text[:200])
