@@ -103,7 +103,7 @@ def test_latin1_csv_is_read_with_a_warning(tmp_path):
     path.write_bytes("id,image,title\n1,a.jpg,Caf\xe9 chair\n".encode("latin-1"))
     catalog = read_catalog(path)
     assert catalog.items[0].title == "Café chair"
-    assert "not UTF-8" in str(catalog.problems[0])
+    assert "not UTF-8" in str(catalog.problems[0]) and not catalog.problems[0].skips_row
 
 
 def test_limit_counts_items(tmp_path):

@@ -73,10 +73,15 @@ class CatalogProblem:
     where: str  # "line 12", "row 3" or a file path
     reason: str
     item_id: str | None = None
+    skips_row: bool = True  # False for a remark about the whole file (every row was still read)
 
     def __str__(self) -> str:
         who = f" (item {self.item_id})" if self.item_id else ""
         return f"{self.where}{who}: {self.reason}"
+
+
+class _FileNote(str):
+    """A remark about the whole file (how it was decoded), not a row that was left out."""
 
 
 @dataclass
@@ -229,7 +234,7 @@ def _decode_csv(path: Path) -> tuple[str, str | None]:
 def _csv_rows(path: Path):
     text, warning = _decode_csv(path)
     if warning:
-        yield str(path), None, warning
+        yield str(path), None, _FileNote(warning)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     if delimiter == ",":
         try:
@@ -307,7 +312,7 @@ def _items_from_rows(path: Path, rows, columns: Columns, limit: int | None, fenc
     keys: tuple[str, str] | None = None
     for where, row, problem in rows:
         if problem:
-            catalog.problems.append(CatalogProblem(where, problem))
+            catalog.problems.append(CatalogProblem(where, problem, skips_row=not isinstance(problem, _FileNote)))
             continue
         keys = keys or _resolve_key_columns(path, where, row, columns)
         item = _item_from_row(path, where, row, keys, columns, catalog, fence)

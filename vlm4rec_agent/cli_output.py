@@ -85,6 +85,7 @@ def ingest_text(report: IngestReport) -> str:
     if report.stored:
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items() if k != "total")
         lines.append(f"time by stage: {stages}")
+    lines += [f"note: {p}" for p in report.notes]
     if report.skipped:
         lines.append(f"skipped {len(report.skipped)}:")
         lines += [f"  {p}" for p in report.skipped[:MAX_PROBLEMS_SHOWN]]
@@ -102,6 +103,7 @@ def ingest_data(report: IngestReport) -> dict[str, Any]:
         "unchanged": report.unchanged,
         "fallback": report.fallback,
         "skipped": [{"where": p.where, "item_id": p.item_id, "reason": p.reason} for p in report.skipped],
+        "notes": [{"where": p.where, "reason": p.reason} for p in report.notes],
         "seconds": report.seconds,
         "items_per_second": round(report.items_per_second, 2),
     }

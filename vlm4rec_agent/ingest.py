@@ -53,6 +53,7 @@ class IngestReport:
     unchanged: int = 0
     fallback: int = 0  # stored with the basic grounder standing in for the configured VLM
     skipped: list[CatalogProblem] = field(default_factory=list)
+    notes: list[CatalogProblem] = field(default_factory=list)  # about the whole file; no row was left out
     seconds: dict[str, float] = field(default_factory=dict)
     rebuilt: bool = False  # the catalog's vector index was damaged, so it was emptied and built again
 
@@ -144,7 +145,13 @@ class Ingestor:
         self, items: Sequence[Item], source: str, problems: Sequence[CatalogProblem] = (), progress: Progress = False
     ) -> IngestReport:
         clock = _Clock()
-        report = IngestReport(source=source, seen=len(items) + len(problems), skipped=list(problems))
+        skipped = [p for p in problems if p.skips_row]
+        report = IngestReport(
+            source=source,
+            seen=len(items) + len(skipped),
+            skipped=skipped,
+            notes=[p for p in problems if not p.skips_row],
+        )
         with clock.stage("total"):
             with clock.stage("hash"):
                 plan = self._plan(items, report)

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 
 from vlm4rec_agent.catalogs import Columns
 from vlm4rec_agent.cli import main
+from vlm4rec_agent.cli_output import ingest_text
 from vlm4rec_agent.engine import Engine
 from vlm4rec_agent.errors import InvalidInputError, NotFoundError
 
@@ -173,10 +174,12 @@ def test_csv_in_another_encoding_is_read_correctly(encoding, warning, shop, tmp_
     text = "id\ttitle\timage\nsofa\tCafé ‘Noir’ sofa\ta.jpg\nlamp\tLampe très chic\tb.jpg\n"
     (folder / "items.csv").write_bytes(text.encode(encoding))
     report = shop.ingest(folder / "items.csv")
-    assert report.added == 2
-    assert [p.reason for p in report.skipped] == (
+    assert report.added == 2 and report.seen == 2 and report.skipped == []  # a note about the file skips no row
+    assert [p.reason for p in report.notes] == (
         [f"file is {warning} (save it as UTF-8 to be sure of accents)"] if warning else []
     )
+    shown = ingest_text(report)
+    assert "0 skipped" in shown and ("note: " in shown) == bool(warning)
     assert shop.get_item("sofa").title == "Café ‘Noir’ sofa"
     check_store(shop, KEPT | {"sofa", "lamp"})
 
