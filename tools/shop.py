@@ -16,7 +16,8 @@ from typing import Any
 from vlm4rec_agent.engine import Engine
 from vlm4rec_agent.errors import InvalidInputError
 from vlm4rec_agent.image_inputs import resolve_image_argument
-from vlm4rec_agent.retrieval import Filters, clean_text
+from vlm4rec_agent.retrieval import Filters
+from vlm4rec_agent.text_input import clean_text
 from vlm4rec_agent.views import profile_data, result_data
 
 TOOL_NAMES = (

@@ -23,10 +23,11 @@ from .grounding.schema import GroundingRecord
 from .images import open_image
 from .ingest import Ingestor, IngestReport, Progress
 from .items import Item, StoredItem, file_sha256
-from .retrieval import Filters, Result, Retriever, attributes_in_common, validate_item_id
+from .retrieval import Filters, Result, Retriever, attributes_in_common
 from .scoring import Scorer, make_scorer
 from .settings import Settings
 from .store import CatalogStore, Profile, RatingStore, open_client, validate_user_id
+from .text_input import validate_item_id
 
 ImageSource = str | Path | bytes | Image.Image
 

@@ -6,15 +6,12 @@ re-rank of that pool (the scorer, dislikes, personalisation) in numpy.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from . import explain
-from .catalogs import MAX_ID_LENGTH
 from .embedding_text import build_embedding_text
 from .encoding import TextEncoder
 from .errors import InvalidInputError, NotFoundError
@@ -24,73 +21,9 @@ from .items import StoredItem
 from .memo import Memo
 from .scoring import Scorer
 from .store import Candidate, CatalogStore, Neighbour, Profile, RatingStore
+from .text_input import clean_query, validate_item_id
 
 MAX_K = 200
-# The encoder reads at most 256 word pieces (about 1,000 characters of English); a longer query is
-# refused, not cut, so that nobody is shown results for words that were silently dropped.
-MAX_QUERY_CHARS = 2000
-_TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
-_KEPT_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiners: part of emoji and of Persian words
-
-
-def clean_text(text: str | None) -> str:
-    """Text as a person typed it: terminal escape sequences and control characters removed.
-
-    Control characters (NUL, line breaks, tabs) become spaces; invisible format characters (bidi
-    overrides, zero-width spaces, byte-order marks) are dropped; runs of spaces collapse. Emoji and right-to-left
-    scripts are kept as they are. Linear in the text's length.
-    """
-    text = _TERMINAL_ESCAPE.sub(" ", text or "")
-    kept = []
-    for char in text:
-        category = unicodedata.category(char)
-        if category == "Cc":
-            kept.append(" ")
-        elif category == "Cf" and char not in _KEPT_FORMAT:
-            continue
-        else:
-            kept.append(char)
-    return " ".join("".join(kept).split())
-
-
-def clean_query(query: str | None, limit: int = MAX_QUERY_CHARS) -> str:
-    """A search query ready to encode, or a clear error: empty, invisible only, or too long."""
-    if len(query or "") > 20 * limit:  # refused before any work on it
-        raise InvalidInputError(
-            f"the search query is {len(query):,} characters long; the limit is {limit:,}",
-            "describe what you want in a few words",
-        )
-    text = clean_text(query)
-    if not text:
-        if (query or "").strip():
-            raise InvalidInputError(
-                "the search query holds only control or invisible characters",
-                'say what you are looking for, e.g. "white bedside lamp"',
-            )
-        raise InvalidInputError("the search query is empty", 'say what you are looking for, e.g. "white bedside lamp"')
-    if len(text) > limit:
-        raise InvalidInputError(
-            f"the search query is {len(text):,} characters long; the limit is {limit:,}",
-            "describe what you want in a few words",
-        )
-    return text
-
-
-def validate_item_id(item_id: str | None) -> str:
-    """An item id as a caller gave it, or a clear error (catalog ids are short printable text)."""
-    if not isinstance(item_id, str) or not item_id.strip():
-        raise InvalidInputError("the item id is empty", "use an id from the results of a search")
-    if len(item_id) > MAX_ID_LENGTH:
-        raise InvalidInputError(
-            f"the item id is {len(item_id):,} characters long; catalog ids are at most {MAX_ID_LENGTH}",
-            "use an id from the results of a search",
-        )
-    if not item_id.isprintable():
-        raise InvalidInputError(
-            "the item id contains control characters, which no catalog id has",
-            "use an id from the results of a search",
-        )
-    return item_id
 
 
 class Filters(BaseModel):
@@ -302,7 +235,4 @@ __all__ = [
     "Result",
     "Retriever",
     "attributes_in_common",
-    "clean_query",
-    "clean_text",
-    "validate_item_id",
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ..errors import InvalidInputError
-from ..retrieval import clean_text
+from ..text_input import clean_bounded, clean_text
 
 MAX_MESSAGE_CHARS = 2000  # a shopper's message; longer ones are refused before any parsing
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>!|~#])")
@@ -16,18 +16,14 @@ _MARKDOWN = re.compile(r"([\\`*_\[\]<>!|~#])")
 
 def shopper_text(message: str | None) -> str:
     """A shopper's message with control characters and terminal escapes removed; too long: an error."""
-    if len(message or "") > 20 * MAX_MESSAGE_CHARS:
-        raise InvalidInputError(
-            f"your message is {len(message):,} characters long; I read at most {MAX_MESSAGE_CHARS:,}",
+    return clean_bounded(
+        message,
+        MAX_MESSAGE_CHARS,
+        lambda length: InvalidInputError(
+            f"your message is {length:,} characters long; I read at most {MAX_MESSAGE_CHARS:,}",
             "say what you are looking for in a sentence or two",
-        )
-    text = clean_text(message)
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise InvalidInputError(
-            f"your message is {len(text):,} characters long; I read at most {MAX_MESSAGE_CHARS:,}",
-            "say what you are looking for in a sentence or two",
-        )
-    return text
+        ),
+    )
 
 
 def plain_markdown(text: str | None) -> str:

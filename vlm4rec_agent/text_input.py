@@ -1,0 +1,86 @@
+"""Text that people and programs send in: queries, chat messages and item ids, checked and cleaned.
+
+Terminal escapes and control characters are removed (they would reach the encoder and be echoed
+back), emoji and right-to-left scripts are kept, and text past a limit is refused with the limit
+named, before any work is spent on it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+from .catalogs import MAX_ID_LENGTH
+from .errors import InvalidInputError
+
+# The encoder reads at most 256 word pieces (about 1,000 characters of English); a longer query is
+# refused, not cut, so that nobody is shown results for words that were silently dropped.
+MAX_QUERY_CHARS = 2000
+_TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_KEPT_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiners: part of emoji and of Persian words
+_QUERY_HINT = 'say what you are looking for, e.g. "white bedside lamp"'
+
+
+def clean_text(text: str | None) -> str:
+    """Text as a person typed it: terminal escape sequences and control characters removed.
+
+    Control characters (NUL, line breaks, tabs) become spaces; invisible format characters (bidi
+    overrides, zero-width spaces, byte-order marks) are dropped; runs of spaces collapse. Emoji and
+    right-to-left scripts are kept as they are. Linear in the text's length.
+    """
+    text = _TERMINAL_ESCAPE.sub(" ", text or "")
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cc":
+            kept.append(" ")
+        elif category == "Cf" and char not in _KEPT_FORMAT:
+            continue
+        else:
+            kept.append(char)
+    return " ".join("".join(kept).split())
+
+
+def clean_bounded(text: str | None, limit: int, too_long: Callable[[int], InvalidInputError]) -> str:
+    """:func:`clean_text`, refusing text longer than ``limit`` (``too_long(length)`` is raised).
+
+    Text over 20 times the limit is refused before it is even cleaned.
+    """
+    if len(text or "") > 20 * limit:
+        raise too_long(len(text))
+    cleaned = clean_text(text)
+    if len(cleaned) > limit:
+        raise too_long(len(cleaned))
+    return cleaned
+
+
+def clean_query(query: str | None, limit: int = MAX_QUERY_CHARS) -> str:
+    """A search query ready to encode, or a clear error: empty, invisible only, or too long."""
+
+    def too_long(length: int) -> InvalidInputError:
+        return InvalidInputError(
+            f"the search query is {length:,} characters long; the limit is {limit:,}",
+            "describe what you want in a few words",
+        )
+
+    text = clean_bounded(query, limit, too_long)
+    if not text:
+        if (query or "").strip():
+            raise InvalidInputError("the search query holds only control or invisible characters", _QUERY_HINT)
+        raise InvalidInputError("the search query is empty", _QUERY_HINT)
+    return text
+
+
+def validate_item_id(item_id: str | None) -> str:
+    """An item id as a caller gave it, or a clear error (catalog ids are short printable text)."""
+    hint = "use an id from the results of a search"
+    if not isinstance(item_id, str) or not item_id.strip():
+        raise InvalidInputError("the item id is empty", hint)
+    if len(item_id) > MAX_ID_LENGTH:
+        raise InvalidInputError(
+            f"the item id is {len(item_id):,} characters long; catalog ids are at most {MAX_ID_LENGTH}", hint
+        )
+    if not item_id.isprintable():
+        raise InvalidInputError("the item id contains control characters, which no catalog id has", hint)
+    return item_id
