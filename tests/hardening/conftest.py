@@ -57,6 +57,12 @@ def check_store(engine: Engine, expected_ids: set[str] | None = None) -> dict[st
     return records
 
 
+def ratings_snapshot(engine: Engine) -> dict[str, tuple[str, str, int]]:
+    """Every rating as stored: record id -> (user, item, value)."""
+    raw = engine.ratings._collection.get(include=["metadatas"])
+    return {i: (m["user"], m["item"], m["value"]) for i, m in zip(raw["ids"], raw["metadatas"])}
+
+
 @pytest.fixture
 def consistent():
     """``consistent(engine, expected_ids=None)``: the store check above, as a fixture."""

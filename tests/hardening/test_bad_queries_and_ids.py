@@ -21,7 +21,7 @@ from vlm4rec_agent.errors import InvalidInputError, NotFoundError, Vlm4recError
 from vlm4rec_agent.settings import Settings
 from vlm4rec_agent.tools import ShopTools
 
-from .conftest import check_store
+from .conftest import check_store, ratings_snapshot
 
 CATALOG_IDS = {
     "red-dress", "red-skirt", "blue-dress", "navy-blazer", "black-boots",
@@ -40,11 +40,6 @@ def world(tmp_path_factory, model_cache, encoder, grounder, catalog_writer):
     engine.dislike("alice", "black-boots")
     engine.like("bob", "oak-table")
     return engine, ShopTools(engine, image_roots=[home]), DialogueManager(ShopTools(engine))
-
-
-def ratings_snapshot(engine: Engine) -> dict:
-    raw = engine.ratings._collection.get(include=["metadatas"])
-    return {i: (m["user"], m["item"], m["value"]) for i, m in zip(raw["ids"], raw["metadatas"])}
 
 
 @pytest.fixture

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
+from tests.app.conftest import free_port
 from tests.hardening.conftest import check_store
 from vlm4rec_agent.app import serve
 from vlm4rec_agent.app.shoppers import HttpApi, Visit, latency_table, run_shoppers, write_catalog
@@ -33,12 +33,6 @@ pytestmark = pytest.mark.slow
 SHOPPERS = 24
 BROWSER_SESSIONS = 6
 HANG = 240  # seconds: far beyond a normal run, so only a hang fails on time
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
