@@ -5,7 +5,7 @@
 The app runs in its own process (``serve()`` as ``python app.py`` runs it), on loopback, over a
 store that ``vlm4rec ingest`` filled beforehand (the 40-item generated catalog by default, or
 --catalog). In this process, N shoppers (threads, each with its own HTTP client and user id)
-start together and each does the visit of ``vlm4rec_agent.app.shoppers``: chat search, three
+start together and each does the visit of ``vlm4rec_agent.testing.shoppers``: chat search, three
 likes at once, a dislike, recommend (tool and chat), two more likes each followed at once by
 recommend and explain, the profile, a personalised search and an explanation: 18 requests.
 Each round is a fresh set of shoppers. Prints p50/p95/p99/max per operation, requests/s, and
@@ -80,8 +80,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="with --catalog: ingest only the first N items")
     args = parser.parse_args()
 
-    from vlm4rec_agent.app.shoppers import HttpApi, latency_table, run_shoppers, write_catalog
     from vlm4rec_agent.catalogs import read_catalog
+    from vlm4rec_agent.testing.shoppers import HttpApi, latency_table, run_shoppers, write_catalog
 
     home = Path(tempfile.mkdtemp(prefix="vlm4rec-bench-shoppers-"))
     catalog = args.catalog or write_catalog(home / "catalog")
