@@ -246,7 +246,9 @@ def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    if not verbose:
+    if verbose:  # our own step-by-step lines too (an ingest's batches), without the libraries' debug output
+        logging.getLogger("vlm4rec_agent").setLevel(logging.DEBUG)
+    else:
         for noisy in ("chromadb", "sentence_transformers", "transformers", "httpx"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

@@ -180,7 +180,7 @@ class Ingestor:
                     pending = writer.submit(self._store, grounded, plan.existing, report, clock)
                     grounded = []
                 done += len(chunk)
-                log.info("grounded %d/%d items", done, len(plan.todo))
+                log.debug("grounded %d/%d items", done, len(plan.todo))
                 bar.update(len(chunk))
                 if callable(progress):
                     progress(done, len(plan.todo))
@@ -289,7 +289,7 @@ class Ingestor:
     def _store(
         self, ready: list[tuple[Item, str, GroundingRecord]], existing: set[str], report: IngestReport, clock: _Clock
     ) -> None:
-        log.info("encoding and storing %d items", len(ready))
+        log.debug("encoding and storing %d items", len(ready))
         texts = [build_embedding_text(rec.attributes, item.text, self.embed_item_text) for item, _, rec in ready]
         with clock.stage("load encoder"):
             encoder = self._load_encoder()
@@ -303,9 +303,9 @@ class Ingestor:
                            extra=item.extra, record=rec, content_hash=_stored_hash(ch, rec))
                 for item, ch, rec in ready
             ]  # fmt: skip
-            log.info("writing %d items to the store", len(stored))
+            log.debug("writing %d items to the store", len(stored))
             self.store.upsert(stored, vectors, texts)
-            log.info("stored %d items", len(stored))
+            log.debug("stored %d items", len(stored))
         report.fallback += sum(rec.status == "fallback" for _, _, rec in ready)
         for item, _, _ in ready:
             if item.id in existing:
