@@ -6,7 +6,8 @@ them and the VLM is asked again; re-ingest the same catalog, into any collection
 
 The cache is one SQLite file (WAL mode: several processes on one machine can share it).
 Fallback records are never cached: the VLM did not answer them. When the VLM fails part-way
-through a batch, the answers it did give (``error.answered``) are cached before the error goes on.
+through a batch, the answers it did give (:class:`VlmError`'s ``answered``) are cached before
+the error goes on.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from .protocol import Grounder, GroundingInput, PartialGrounding
 from .schema import GroundingRecord
+from .vlm import VlmError
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +115,8 @@ class CachedGrounder:
         except PartialGrounding as partial:
             fresh = partial.records
             reasons = {missing[j]: reason for j, reason in partial.reasons.items()}
-        except Exception as error:  # a server that failed part-way may say what it did answer: keep that
-            answered = getattr(error, "answered", None) or {}
-            self.cache.put_many({keys[missing[j]]: record for j, record in answered.items() if keys[missing[j]]})
+        except VlmError as error:  # the VLM stopped part-way: keep what it did answer
+            self.cache.put_many({keys[missing[j]]: rec for j, rec in error.answered.items() if keys[missing[j]]})
             raise
         self.cache.put_many({keys[i]: record for i, record in zip(missing, fresh) if keys[i] and record is not None})
         by_index = dict(zip(missing, fresh))

@@ -5,8 +5,8 @@ Each image goes inline as a base64 JPEG data URL in one ``/chat/completions`` re
 requests are in flight at once (``VLM4REC_OPENAI_CONCURRENCY``). Slow or overloaded servers are
 retried with exponential backoff (``Retry-After`` is honoured); a refused key (401/403) or an
 unknown model or URL (404) stops at once with what to set. When the server fails for good part-way
-through a batch, the answers that did arrive ride on the error (``error.answered``, position ->
-record), so the grounding cache keeps them and a re-run does not send those images again.
+through a batch, the answers that did arrive ride on the error (:class:`VlmError`'s ``answered``),
+so the grounding cache keeps them and a re-run does not send those images again.
 
 Nothing is sent unless this grounder is chosen and its base URL is set.
 """
@@ -23,11 +23,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
 
-from ..errors import Vlm4recError
 from .prompt import Prompt
 from .protocol import GroundingInput, PartialGrounding
 from .schema import GroundingRecord
-from .vlm import GrounderUnavailable, GroundingFailed, ItemNotGrounded, VlmGrounder
+from .vlm import GrounderUnavailable, GroundingFailed, ItemNotGrounded, VlmError, VlmGrounder
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +181,7 @@ class OpenAIGrounder(VlmGrounder):
             return []
         records: list[GroundingRecord | None] = [None] * len(inputs)
         reasons: dict[int, str] = {}
-        failure: Vlm4recError | None = None
+        failure: VlmError | None = None
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(inputs)))) as pool:
             futures = [pool.submit(self._ask, item) for item in inputs]
             try:
@@ -191,14 +190,14 @@ class OpenAIGrounder(VlmGrounder):
                         records[i] = future.result()
                     except ItemNotGrounded as error:
                         reasons[i] = str(error)
-            except Vlm4recError as error:  # the server is unusable: stop sending, keep what it answered
+            except VlmError as error:  # the server is unusable: stop sending, keep what it answered
                 _cancel(futures)
                 failure = error
             except BaseException:
                 _cancel(futures)
                 raise
         if failure is not None:  # the requests in flight have finished by now
-            failure.answered = _answered(futures)  # type: ignore[attr-defined]
+            failure.answered = _answered(futures)
             raise failure
         if reasons:
             raise PartialGrounding(records, reasons)

@@ -28,11 +28,20 @@ from .vocabulary import load_vocabulary
 log = logging.getLogger(__name__)
 
 
-class GrounderUnavailable(ConfigurationError):
+class VlmError(Vlm4recError):
+    """A VLM grounder cannot go on. ``answered`` holds the records of the inputs it did answer
+    before it stopped (position in the batch -> record), so that a cache can keep them."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message, hint)
+        self.answered: dict[int, GroundingRecord] = {}
+
+
+class GrounderUnavailable(ConfigurationError, VlmError):
     """The configured VLM cannot be used at all."""
 
 
-class GroundingFailed(Vlm4recError):
+class GroundingFailed(VlmError):
     """The VLM did not answer, after retries."""
 
 
