@@ -47,6 +47,7 @@ UNREADABLE_EXTENSIONS = {
     ".heic": "a HEIC photo",
     ".heif": "a HEIF photo",
 }
+FOLDER_EXTENSIONS = IMAGE_EXTENSIONS | set(UNREADABLE_EXTENSIONS)  # what a folder catalog lists
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 CSV_SUFFIXES = {".csv", ".tsv"}
 MAX_ID_LENGTH = 256
@@ -78,10 +79,6 @@ class CatalogProblem:
     def __str__(self) -> str:
         who = f" (item {self.item_id})" if self.item_id else ""
         return f"{self.where}{who}: {self.reason}"
-
-
-class _FileNote(str):
-    """A remark about the whole file (how it was decoded), not a row that was left out."""
 
 
 @dataclass
@@ -183,20 +180,16 @@ def _jsonl_rows(path: Path):
             try:
                 row = json.loads(raw if isinstance(raw, str) else raw.decode("utf-8-sig"))
             except UnicodeDecodeError as error:
-                bad = raw[error.start]
-                yield (
-                    where,
-                    None,
-                    f"not valid UTF-8 text (byte 0x{bad:02X} at position {error.start + 1}); save the file as UTF-8",
-                )
+                bad = f"byte 0x{raw[error.start]:02X} at position {error.start + 1}"
+                yield where, CatalogProblem(where, f"not valid UTF-8 text ({bad}); save the file as UTF-8")
                 continue
             except json.JSONDecodeError as error:
-                yield where, None, f"not valid JSON ({error.msg})"
+                yield where, CatalogProblem(where, f"not valid JSON ({error.msg})")
                 continue
             if not isinstance(row, dict):
-                yield where, None, "not a JSON object"
+                yield where, CatalogProblem(where, "not a JSON object")
                 continue
-            yield where, row, None
+            yield where, row
 
 
 def _utf16(path: Path, data: bytes) -> str:
@@ -234,7 +227,7 @@ def _decode_csv(path: Path) -> tuple[str, str | None]:
 def _csv_rows(path: Path):
     text, warning = _decode_csv(path)
     if warning:
-        yield str(path), None, _FileNote(warning)
+        yield str(path), CatalogProblem(str(path), warning, skips_row=False)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     if delimiter == ",":
         try:
@@ -250,10 +243,10 @@ def _csv_rows(path: Path):
         except StopIteration:
             return
         except csv.Error as error:  # e.g. a cell over the csv module's size limit; the next rows still count
-            yield f"row {number}", None, f"cannot be read as CSV ({error})"
+            yield f"row {number}", CatalogProblem(f"row {number}", f"cannot be read as CSV ({error})")
             continue
         row.pop(None, None)  # cells beyond the header
-        yield f"row {number}", row, None
+        yield f"row {number}", row
 
 
 def _scalar(value: Any) -> MetadataValue | None:
@@ -310,9 +303,9 @@ def _items_from_rows(path: Path, rows, columns: Columns, limit: int | None, fenc
     catalog = Catalog(source=path)
     seen: dict[str, str] = {}
     keys: tuple[str, str] | None = None
-    for where, row, problem in rows:
-        if problem:
-            catalog.problems.append(CatalogProblem(where, problem, skips_row=not isinstance(problem, _FileNote)))
+    for where, row in rows:  # a row, or the problem that kept it from being read
+        if isinstance(row, CatalogProblem):
+            catalog.problems.append(row)
             continue
         keys = keys or _resolve_key_columns(path, where, row, columns)
         item = _item_from_row(path, where, row, keys, columns, catalog, fence)
@@ -395,7 +388,7 @@ def _read_folder(folder: Path, limit: int | None, fence: _Fence) -> Catalog:
     catalog = Catalog(source=folder)
     files = sorted(
         p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS.union(UNREADABLE_EXTENSIONS)
+        if p.is_file() and p.suffix.lower() in FOLDER_EXTENSIONS
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )  # fmt: skip
     if not files:
