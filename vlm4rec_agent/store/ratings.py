@@ -13,30 +13,14 @@ import time
 from typing import Literal
 
 import chromadb
-from pydantic import BaseModel, Field
 
 from ..errors import InvalidInputError
 from .connection import GuardedCollection, call_store, store_location
+from .protocols import Profile
 
 MAX_USER_ID_LENGTH = 128
 _USER_HINT = f"give a plain name of up to {MAX_USER_ID_LENGTH} characters (e.g. --user ann)"
 _PLACEHOLDER = [[0.0]]
-
-
-class Profile(BaseModel):
-    """A shopper's ratings, oldest first."""
-
-    user: str
-    liked: list[str] = Field(default_factory=list)
-    disliked: list[str] = Field(default_factory=list)
-
-    @property
-    def rated(self) -> set[str]:
-        return set(self.liked) | set(self.disliked)
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.liked and not self.disliked
 
 
 def validate_user_id(user: str | None) -> str:
