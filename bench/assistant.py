@@ -60,8 +60,8 @@ def main() -> None:
     answer = json.loads(client.predict("show me summer t-shirts", "bench-first", api_name="/chat"))
     print(f"first chat answer: {time.perf_counter() - first:.2f} s after asking, {time.perf_counter() - start:.1f} s after start "
           f"({len(answer['results'] or [])} results)")  # fmt: skip
-    app.loader.wait()
-    print(f"catalog fully ingested: {time.perf_counter() - start:5.1f} s ({app.loader.status()})")
+    app.job.wait()
+    print(f"catalog fully ingested: {time.perf_counter() - start:5.1f} s ({app.job.status()})")
 
     times: dict[str, list[float]] = {}
     for round_ in range(args.rounds):

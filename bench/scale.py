@@ -3,7 +3,7 @@
     python bench/scale.py --sizes 10000,100000,1000000 --queries 200
 
 Each size runs in two fresh processes (so peak memory is per size): one generates the items
-and stores them with the product's own CatalogStore (Chroma, HNSW, cosine), one opens the store
+and stores them with the product's own catalog index (Chroma, HNSW, cosine), one opens the store
 and answers queries the way the app does. Prints a table; asserts nothing.
 
 The vectors are synthetic and clustered, like text embeddings of a catalog: n/200 cluster
@@ -63,13 +63,13 @@ def _settings(home: Path):
 def build(n: int, home: Path, queries: int, lean: bool = False) -> dict:
     from vlm4rec_agent.grounding.schema import Attributes, GroundingRecord
     from vlm4rec_agent.items import StoredItem
-    from vlm4rec_agent.store import CatalogStore
+    from vlm4rec_agent.store import ChromaCatalogIndex
     from vlm4rec_agent.store.client import open_client
 
     rng = np.random.default_rng(n)
     centres = rng.standard_normal((max(20, n // 200), DIM)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    store = CatalogStore.open(open_client(_settings(home)), "scale", "synthetic", dim=DIM)
+    store = ChromaCatalogIndex.open(open_client(_settings(home)), "scale", "synthetic", dim=DIM)
     vectors, labels = [], []
     started, chunk = time.perf_counter(), 5000
     for start in range(0, n, chunk):
@@ -132,7 +132,8 @@ def _timed(fn, inputs) -> tuple[list[float], list]:
 
 def serve(n: int, home: Path, lean: bool = False) -> dict:
     from vlm4rec_agent.engine import Engine
-    from vlm4rec_agent.retrieval import Filters
+    from vlm4rec_agent.store import Filters
+    from vlm4rec_agent.store.chroma_index import where_clause
 
     q = np.load(home / "queries.npy")
     q_labels = np.load(home / "query_labels.npy")
@@ -144,10 +145,10 @@ def serve(n: int, home: Path, lean: bool = False) -> dict:
     rss_serving = _rss_mb()
     filters = [Filters(category=f"category-{label % CATEGORIES}") for label in q_labels]
     # first use of each filter finds its ids; later ones reuse them (both are reported)
-    first_where_ms, _ = _timed(lambda i: catalog.nearest(q[i][None], 10, where=filters[i].where()), range(len(q)))
-    where_ms, _ = _timed(lambda i: catalog.nearest(q[i][None], 10, where=filters[i].where()), range(len(q)))
+    first_where_ms, _ = _timed(lambda i: catalog.nearest(q[i][None], 10, filters[i]), range(len(q)))
+    where_ms, _ = _timed(lambda i: catalog.nearest(q[i][None], 10, filters[i]), range(len(q)))
     chroma_where_ms, _ = _timed(
-        lambda i: catalog._collection.query(query_embeddings=q[i][None], n_results=10, where=filters[i].where(),
+        lambda i: catalog._collection.query(query_embeddings=q[i][None], n_results=10, where=where_clause(filters[i]),
                                             include=["distances"]), range(min(50, len(q))),
     )  # fmt: skip
     timings = {"ann": ann_ms, "where_first": first_where_ms, "where": where_ms, "chroma_where": chroma_where_ms}

@@ -115,7 +115,7 @@ def test_errors_after_ingest(ingested):
     code, _, err = ingested("search", "  ")
     assert code == 2 and "query is empty" in err
     code, _, err = ingested("similar")
-    assert code == 2 and "give either an item id or --image" in err
+    assert code == 2 and "give either an item id or a photo" in err and "--image PHOTO" in err
 
 
 def test_options_work_before_or_after_the_command(ingested, tmp_path):

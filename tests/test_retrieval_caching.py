@@ -15,8 +15,10 @@ class CountingEncoder:
 
 
 def test_a_repeated_query_is_encoded_once(loaded_engine):
+    from vlm4rec_agent.engine import Engine
+
     counting = CountingEncoder(loaded_engine.encoder)
-    loaded_engine._encoder = counting
+    loaded_engine = Engine(loaded_engine.settings, encoder=counting, grounder=loaded_engine.grounder)
     first = loaded_engine.search("red summer dress", k=3)
     again = loaded_engine.search("red summer dress", k=3)
     loaded_engine.search("oak table", k=3)

@@ -8,14 +8,16 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__, views
+from . import __version__
 from . import cli_output as out
 from .catalogs import Columns
 from .command_errors import run_reporting_errors
 from .engine import Engine
-from .errors import Vlm4recError
-from .retrieval import Filters
+from .rendering import profile_counts
+from .retrieval import MAX_K
 from .settings import Settings, documented_settings
+from .store import Filters
+from .views import ResetDone, result_views
 
 log = logging.getLogger("vlm4rec_agent")
 
@@ -45,7 +47,7 @@ def _user(parser: argparse.ArgumentParser, required: bool = True) -> None:
 
 
 def _k(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--k", "-k", type=int, default=10, help="how many results (default 10)")
+    parser.add_argument("--k", "-k", type=int, default=10, help=f"how many results, 1-{MAX_K} (default 10)")
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder the catalog's photos may be in (default: the catalog's own folder; paths leading "
         "elsewhere are refused)",
+    )
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="also remove the items that came from this catalog file and are gone from it (their likes are kept)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _json(p)
@@ -155,8 +162,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _filters_from(args: argparse.Namespace) -> Filters | None:
-    filters = Filters(category=getattr(args, "category", None), colors=getattr(args, "colors", []))
-    return filters if filters.where() else None
+    return Filters.of(getattr(args, "category", None), getattr(args, "colors", []))
 
 
 def _emit(args: argparse.Namespace, data: object, text: str) -> None:
@@ -164,7 +170,8 @@ def _emit(args: argparse.Namespace, data: object, text: str) -> None:
 
 
 def _results(args, results) -> int:
-    _emit(args, [views.result_data(r) for r in results], out.results_text(results))
+    views = result_views(results)
+    _emit(args, views, out.results_text(views))
     return 0
 
 
@@ -181,7 +188,11 @@ def run(args: argparse.Namespace) -> int:
 
         serve(settings_from(args, _settings(args)), limit=args.limit)
         return 0
-    engine = Engine(_settings(args))
+    with Engine(_settings(args)) as engine:
+        return _run_command(args, engine)
+
+
+def _run_command(args: argparse.Namespace, engine: Engine) -> int:
     cmd = args.command
     if cmd == "eval":
         from .cli_eval import run as run_eval
@@ -196,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
             image_root=args.image_root,
         )
         progress = not args.no_progress and not args.json and sys.stderr.isatty()
-        report = engine.ingest(args.source, columns=columns, limit=args.limit, progress=progress)
+        report = engine.ingest(args.source, columns=columns, limit=args.limit, progress=progress, prune=args.prune)
         _emit(args, out.ingest_data(report), out.ingest_text(report))
         return 1 if report.skipped and not report.stored and not report.unchanged else 0
     if cmd == "search":
@@ -204,28 +215,24 @@ def run(args: argparse.Namespace) -> int:
     if cmd == "recommend":
         return _results(args, engine.recommend(args.user, k=args.k, filters=_filters_from(args)))
     if cmd == "similar":
-        if (args.item_id is None) == (args.image is None):
-            raise Vlm4recError("give either an item id or --image PATH", "e.g. `vlm4rec similar 000.379.80`")
         return _results(args, engine.similar(args.item_id, args.image, k=args.k, filters=_filters_from(args)))
     if cmd in ("like", "dislike", "forget"):
         action: Callable = getattr(engine, cmd)
         for item_id in args.item_ids:
-            profile = action(args.user, item_id)
-        _emit(
-            args, profile.model_dump(), f"{profile.user}: {len(profile.liked)} liked, {len(profile.disliked)} disliked"
-        )
+            view = action(args.user, item_id)
+        _emit(args, view, f"{view.user}: {profile_counts(view)}")
         return 0
     if cmd == "profile":
         view = engine.profile(args.user)
-        _emit(args, views.profile_data(view), out.profile_text(view))
+        _emit(args, view, out.profile_text(view))
         return 0
     if cmd == "reset":
         removed = engine.reset(args.user)
-        _emit(args, {"user": args.user, "removed": removed}, f"forgot {removed} ratings of {args.user}")
+        _emit(args, ResetDone(user=args.user, removed=removed), f"forgot {removed} ratings of {args.user}")
         return 0
     if cmd == "explain":
         result = engine.explain(args.user, args.item_id)
-        _emit(args, views.result_data(result), f"{result.item.id}  {result.item.label}\n{result.explanation.text}")
+        _emit(args, result_views([result])[0], f"{result.item.id}  {result.item.label}\n{result.explanation.text}")
         return 0
     if cmd == "show":
         item = engine.get_item(args.item_id)
@@ -233,11 +240,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if cmd == "describe":
         record = engine.describe(args.image, text=args.text)
-        _emit(args, record.model_dump(mode="json"), out.record_text(record))
+        _emit(args, record, out.record_text(record))
         return 0
     if cmd == "stats":
         stats = engine.stats()
-        _emit(args, stats.model_dump(), out.stats_text(stats))
+        _emit(args, stats, out.stats_text(stats))
         return 0
     raise AssertionError(f"unhandled command {cmd}")
 

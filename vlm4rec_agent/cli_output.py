@@ -8,11 +8,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .engine import ProfileView, Stats
-from .grounding.schema import CITABLE_FIELDS, FIELD_LABELS, GroundingRecord
+from pydantic_core import to_jsonable_python
+
+from .engine import Stats
+from .grounding.schema import GroundingRecord
 from .ingest import IngestReport
 from .items import StoredItem
-from .retrieval import Result
+from .rendering import attribute_facts, common_text, profile_counts
+from .views import ProfileView, ResultView
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -43,19 +46,20 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], flexible: int =
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    """JSON for programs: typed views (and lists of them) as their JSON shape, everything else as it is."""
+    return json.dumps(to_jsonable_python(data), ensure_ascii=False, indent=2, default=str)
 
 
-def results_text(results: Sequence[Result]) -> str:
+def results_text(results: Sequence[ResultView]) -> str:
     if not results:
         return "No items matched."
-    rows = [[str(r.rank), r.item.id, _clip(r.item.label, 40), f"{r.score:.3f}", r.explanation.text] for r in results]
+    rows = [[str(r.rank), r.id, _clip(r.label, 40), f"{r.score:.3f}", r.explanation] for r in results]
     return table(["#", "id", "title", "score", "why"], rows)
 
 
 def attributes_lines(record: GroundingRecord) -> list[str]:
     a = record.attributes
-    lines = [f"  {FIELD_LABELS[f]:<10} {', '.join(a.values(f))}" for f in CITABLE_FIELDS if a.values(f)]
+    lines = [f"  {label:<10} {values}" for label, values in attribute_facts(a)]
     if a.description:
         lines.append(f"  {'about':<10} {a.description}")
     return lines
@@ -110,14 +114,13 @@ def ingest_data(report: IngestReport) -> dict[str, Any]:
 
 
 def profile_text(view: ProfileView) -> str:
-    if not view.liked and not view.disliked:
+    if view.is_empty:
         return f"{view.user} has not rated anything yet."
-    lines = [f"{view.user}: {len(view.liked)} liked, {len(view.disliked)} disliked"]
+    lines = [f"{view.user}: {profile_counts(view)}"]
     for label, items in (("liked", view.liked), ("disliked", view.disliked)):
         lines += [f"  {label:<9} {i.id}  {i.label}" for i in items]
     if view.common:
-        shared = ", ".join(f"{FIELD_LABELS[f]}: {v} ({n})" for f, v, n in view.common[:8])
-        lines.append(f"  in common: {shared}")
+        lines.append(f"  in common: {common_text(view.common)}")
     return "\n".join(lines)
 
 

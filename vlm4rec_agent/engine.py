@@ -1,12 +1,19 @@
 """The engine: the few functions that the CLI, the app and the agent tools all call.
 
-Everything is loaded lazily: a ``like`` never loads a model, a ``search`` never loads the
-grounder, and an ingest of an unchanged catalog loads neither.
+Everything is loaded lazily and once (see :mod:`vlm4rec_agent.parts`): a ``like`` never loads a
+model, a ``search`` never loads the grounder, and an ingest of an unchanged catalog loads
+neither. An engine owns what it opened (the Chroma client, the ratings database, the VLM's HTTP
+client, background ingests, the warm-up thread) and releases it in :meth:`Engine.close`; use it
+as a context manager::
+
+    with Engine(Settings()) as engine:
+        engine.search("white bedside lamp")
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,29 +21,38 @@ from pathlib import Path
 from PIL import Image
 from pydantic import BaseModel
 
-from .catalogs import CatalogProblem, Columns, read_catalog
+from .catalogs import Catalog, CatalogProblem, Columns, read_catalog
 from .encoding import TextEncoder, canonical_encoder_name, load_encoder
-from .errors import NotFoundError
+from .errors import EngineClosed, InvalidInputError, NotFoundError
 from .grounding.protocol import Grounder, GroundingInput
 from .grounding.registry import make_grounder
 from .grounding.schema import GroundingRecord
 from .images import open_image
 from .ingest import Ingestor, IngestReport, Progress
+from .ingest_job import IngestJob
 from .items import Item, StoredItem, file_sha256
-from .retrieval import Filters, Result, Retriever, attributes_in_common
+from .memo import Memo
+from .parts import Part, WriteGate
+from .profiles import profile_view
+from .retrieval import Result, Retriever
 from .scoring import Scorer, make_scorer
 from .settings import Settings
-from .store import CatalogStore, Profile, RatingStore, open_client, validate_user_id
+from .store import (
+    CatalogIndex,
+    ChromaCatalogIndex,
+    ChromaRatingStore,
+    Filters,
+    RatingStore,
+    open_client,
+    validate_user_id,
+)
 from .text_input import validate_item_id
+from .views import ProfileView
+
+log = logging.getLogger(__name__)
 
 ImageSource = str | Path | bytes | Image.Image
-
-
-class ProfileView(BaseModel):
-    user: str
-    liked: list[StoredItem]
-    disliked: list[StoredItem]
-    common: list[tuple[str, str, int]]  # (field, value, how many liked items carry it)
+ITEM_COUNT_AGE_S = 5.0  # how stale the item count on a status line may be
 
 
 class Stats(BaseModel):
@@ -49,6 +65,13 @@ class Stats(BaseModel):
     grounder: str
 
 
+class PhotoMatch(BaseModel):
+    """What a query photo was grounded into, and the items like it."""
+
+    record: GroundingRecord
+    results: list[Result]
+
+
 class Engine:
     def __init__(
         self,
@@ -57,39 +80,69 @@ class Engine:
         grounder: Grounder | None = None,
         encoder: TextEncoder | None = None,
         scorer: Scorer | None = None,
+        ratings: RatingStore | None = None,
     ):
-        self.settings = settings or Settings()
-        self._grounder = grounder
-        self._encoder = encoder
+        self.settings = s = settings or Settings()
+        self._grounder: Part[Grounder] = Part("grounder", lambda: make_grounder(s), grounder, _close)
+        self._encoder: Part[TextEncoder] = Part(
+            "encoder",
+            lambda: load_encoder(s.encoder, s.device, s.encoder_batch_size, s.encoder_backend, s.models_path),
+            encoder,
+        )
+        self._client = Part("store client", lambda: open_client(s), close=_close)
+        self._ratings: Part[RatingStore] = Part("ratings", self._open_ratings, ratings, _close)
         self._scorer = scorer
-        self._client = None
-        self._catalog: CatalogStore | None = None
-        self._ratings: RatingStore | None = None
+        self._index: CatalogIndex | None = None
+        self._index_lock = threading.Lock()  # opening or creating the catalog's collection
+        self._has_items = False  # once true, stays true (only a prune or a rebuild empties a catalog)
+        self._item_count: Memo[int] = Memo(size=1, max_age_s=ITEM_COUNT_AGE_S)
         self._retriever: Retriever | None = None
-        # The app shares one engine between shoppers' requests and a background ingest.
-        self._lock = threading.RLock()
+        self._gate = WriteGate()  # close() waits for the writes in progress and admits no more
+        self._jobs: list[IngestJob] = []
+
+    # --- lifetime --------------------------------------------------------------------------
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self, wait_s: float = 0.5) -> None:
+        """Stop background ingests (each keeps what it stored), then release every part this engine opened.
+
+        A background ingest is asked to stop and waited for at most ``wait_s`` seconds; a write in
+        progress always finishes first, and no write starts after. Closing twice is harmless.
+        """
+        if self._gate.closed:
+            return
+        for job in self._jobs:
+            job.cancel()
+        for job in self._jobs:
+            job.wait(wait_s)
+        self._gate.close()
+        for part in (self._grounder, self._ratings, self._encoder, self._client):
+            try:
+                part.close()
+            except Exception as error:  # closing must go on: the other parts still need releasing
+                log.warning("closing the %s failed: %s", part.name, error)
+
+    @property
+    def closed(self) -> bool:
+        return self._gate.closed
 
     # --- parts, built on first use -------------------------------------------------------
     @property
     def grounder(self) -> Grounder:
-        with self._lock:
-            if self._grounder is None:
-                self._grounder = make_grounder(self.settings)
-            return self._grounder
+        return self._grounder.get()
 
     @property
     def encoder(self) -> TextEncoder:
-        with self._lock:
-            if self._encoder is None:
-                s = self.settings
-                self._encoder = load_encoder(
-                    s.encoder, s.device, s.encoder_batch_size, s.encoder_backend, s.models_path
-                )
-            return self._encoder
+        return self._encoder.get()
 
     @property
     def encoder_name(self) -> str:
-        return self._encoder.name if self._encoder is not None else canonical_encoder_name(self.settings.encoder)
+        built = self._encoder.built
+        return built.name if built is not None else canonical_encoder_name(self.settings.encoder)
 
     @property
     def scorer(self) -> Scorer:
@@ -99,50 +152,79 @@ class Engine:
 
     @property
     def client(self):
-        with self._lock:
-            if self._client is None:
-                self._client = open_client(self.settings)
-            return self._client
-
-    def _existing_catalog(self) -> CatalogStore | None:
-        with self._lock:
-            if self._catalog is None:
-                self._catalog = CatalogStore.open(self.client, self.settings.collection, self.encoder_name)
-            return self._catalog
-
-    def _create_catalog(self, dim: int) -> CatalogStore:
-        with self._lock:
-            self._catalog = CatalogStore.open(self.client, self.settings.collection, self.encoder_name, dim=dim)
-            return self._catalog
+        return self._client.get()
 
     @property
-    def catalog(self) -> CatalogStore:
+    def ratings(self) -> RatingStore:
+        return self._ratings.get()
+
+    def _open_ratings(self) -> RatingStore:
+        return ChromaRatingStore.open(self.client, self.settings.collection)
+
+    def _existing_catalog(self) -> CatalogIndex | None:
+        if self._index is not None:
+            return self._index
+        client = self.client  # outside the index lock: opening a server's client is a network call
+        with self._index_lock:
+            if self._index is None:
+                self._index = ChromaCatalogIndex.open(client, self.settings.collection, self.encoder_name)
+            return self._index
+
+    def _create_catalog(self, dim: int) -> CatalogIndex:
+        client = self.client
+        with self._index_lock:
+            self._index = ChromaCatalogIndex.open(client, self.settings.collection, self.encoder_name, dim=dim)
+            return self._index
+
+    @property
+    def catalog(self) -> CatalogIndex:
         """The stored catalog; a clear error when nothing has been ingested yet."""
-        store = self._existing_catalog()
-        if store is None or store.count() == 0:
+        index = self._existing_catalog()
+        if index is not None and not self._has_items:
+            self._has_items = index.count() > 0
+        if index is None or not self._has_items:
             raise NotFoundError(
                 f"the catalog {self.settings.collection!r} is empty",
                 "add items with `vlm4rec ingest CATALOG_FILE_OR_FOLDER`",
             )
-        return store
-
-    @property
-    def ratings(self) -> RatingStore:
-        with self._lock:
-            if self._ratings is None:
-                self._ratings = RatingStore.open(self.client, self.settings.collection)
-            return self._ratings
+        return index
 
     @property
     def retriever(self) -> Retriever:
         """One retriever per catalog, so that its memos (query and profile vectors) live on."""
-        with self._lock:
-            catalog = self.catalog
-            if self._retriever is None or self._retriever.catalog is not catalog:
-                self._retriever = Retriever(
-                    catalog, self.ratings, lambda: self.encoder, self.scorer, self.settings.personalization_weight
-                )
-            return self._retriever
+        catalog = self.catalog
+        retriever = self._retriever
+        if retriever is None or retriever.catalog is not catalog:
+            retriever = Retriever(
+                catalog, self.ratings, lambda: self.encoder, self.scorer, self.settings.personalization_weight
+            )
+            self._retriever = retriever
+        return retriever
+
+    def item_count(self) -> int:
+        """How many items the catalog holds, at most a few seconds old (cheap enough for a status line)."""
+
+        def count() -> int:
+            index = self._existing_catalog()
+            return index.count() if index is not None else 0
+
+        return self._item_count.get("items", count)
+
+    def warm_up_in_background(self) -> threading.Thread:
+        """Load the encoder and the grounder in a thread, so that the first answer does not wait for them."""
+
+        def warm() -> None:
+            try:
+                self.encoder.encode(["warm up"])
+                self.grounder  # noqa: B018 - building it loads its models' vocabulary
+            except EngineClosed:
+                pass
+            except Exception as error:  # a part that cannot load says so when it is used
+                log.warning("warming up: %s", error)
+
+        thread = threading.Thread(target=warm, name="vlm4rec-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     # --- catalog ---------------------------------------------------------------------------
     def ingest(
@@ -152,12 +234,29 @@ class Engine:
         columns: Columns | None = None,
         limit: int | None = None,
         progress: Progress = False,
+        prune: bool = False,
+        cancel: threading.Event | None = None,
     ) -> IngestReport:
-        """Read a catalog (JSONL, CSV or image folder) and store every new or changed item."""
+        """Read a catalog (JSONL, CSV or image folder) and store every new or changed item.
+
+        With ``prune``, items that came from this catalog file and are gone from it are removed
+        (their likes and dislikes are kept, so they count again if the item comes back).
+        """
+        if prune and limit is not None:
+            raise InvalidInputError("--prune needs the whole catalog", "run it without --limit")
         catalog = read_catalog(source, columns, limit)
-        return self.ingest_items(
-            catalog.items, source=str(catalog.source), problems=catalog.problems, progress=progress
+        if prune:
+            _check_prunable(catalog)
+        report = self.ingest_items(
+            catalog.items,
+            source=str(catalog.source.resolve()),
+            problems=catalog.problems,
+            progress=progress,
+            cancel=cancel,
         )
+        if prune and not report.cancelled:
+            self._prune(catalog, report)
+        return report
 
     def ingest_items(
         self,
@@ -166,6 +265,7 @@ class Engine:
         source: str = "items",
         problems: Sequence[CatalogProblem] = (),
         progress: Progress = False,
+        cancel: threading.Event | None = None,
     ) -> IngestReport:
         s = self.settings
         ingestor = Ingestor(
@@ -177,8 +277,37 @@ class Engine:
             embed_item_text=s.embed_item_text,
             grounding_batch_size=s.grounding_batch_size,
             max_image_pixels=s.max_image_pixels,
+            cancel=cancel,
+            writing=self._gate.write,
         )
-        return ingestor.run(items, source, problems, progress)
+        try:
+            return ingestor.run(items, source, problems, progress)
+        finally:
+            if ingestor.store is not None and ingestor.store is not self._index:  # rebuilt after damage
+                self._index = ingestor.store
+            self._item_count.clear()
+
+    def start_ingest(self, source: str | Path, *, limit: int | None = None) -> IngestJob:
+        """Ingest a catalog in a background thread that this engine owns (and stops when it closes)."""
+        if self._gate.closed:
+            raise EngineClosed("the engine is closed; nothing more is ingested")
+        job = IngestJob(self, source, limit).start()
+        self._jobs.append(job)
+        return job
+
+    def _prune(self, catalog: Catalog, report: IngestReport) -> None:
+        index = self._existing_catalog()
+        if index is None:
+            return
+        present = {item.id for item in catalog.items} | {p.item_id for p in catalog.problems if p.item_id}
+        gone = [item_id for item_id in index.ids_from(str(catalog.source.resolve())) if item_id not in present]
+        if gone:
+            with self._gate.write():
+                index.delete(gone)
+            self._has_items = False  # counted again on next use
+            self._item_count.clear()
+        report.pruned = len(gone)
+        report.unattributed = index.count_without_source()
 
     def describe(self, image: ImageSource, text: str | None = None) -> GroundingRecord:
         """Ground one image (and optional item text) into attributes, without storing anything."""
@@ -213,52 +342,63 @@ class Engine:
         k: int = 10,
         filters: Filters | None = None,
     ) -> list[Result]:
-        """Items like a stored item, or like a photo (which is grounded first)."""
+        """Items like a stored item, or like a photo (which is grounded first). Give exactly one."""
         if (item_id is None) == (image is None):
-            raise ValueError("give exactly one of item_id or image")
+            raise InvalidInputError(
+                "give either an item id or a photo to find similar items for, not both",
+                "an id from a search's results, or a photo (`vlm4rec similar ITEM_ID` or `--image PHOTO`)",
+            )
         if item_id is not None:
             return self.retriever.similar_to_item(item_id, k, filters)
+        return self.match_photo(image, k=k, filters=filters).results
+
+    def match_photo(self, image: ImageSource, *, k: int = 10, filters: Filters | None = None) -> PhotoMatch:
+        """Ground a photo once, and find the items like it: both come back."""
+        retriever = self.retriever  # an empty catalog is refused before the photo is grounded
         record = self.describe(image)
-        return self.retriever.similar_to_record(record, k, filters, self.settings.embed_item_text)
+        results = retriever.similar_to_record(record, k, filters, self.settings.embed_item_text)
+        return PhotoMatch(record=record, results=results)
 
     def explain(self, user: str, item_id: str) -> Result:
         """Why an item suits (or does not suit) a shopper, from the attributes they liked."""
         return self.retriever.explain_for_user(validate_user_id(user), item_id)
 
     # --- profiles --------------------------------------------------------------------------
-    def _rate(self, user: str, item_id: str, value: int) -> Profile:
+    def _rate(self, user: str, item_id: str, value: int) -> ProfileView:
         user = validate_user_id(user)
         self.get_item(item_id)
-        self.ratings.rate(user, item_id, value)
-        return self.ratings.profile(user)
+        with self._gate.write():
+            self.ratings.rate(user, item_id, value)
+        return self.profile(user)
 
-    def like(self, user: str, item_id: str) -> Profile:
+    def like(self, user: str, item_id: str) -> ProfileView:
+        """Record a like; returns the shopper's profile as it now is."""
         return self._rate(user, item_id, 1)
 
-    def dislike(self, user: str, item_id: str) -> Profile:
+    def dislike(self, user: str, item_id: str) -> ProfileView:
+        """Record a dislike; returns the shopper's profile as it now is."""
         return self._rate(user, item_id, -1)
 
-    def forget(self, user: str, item_id: str) -> Profile:
+    def forget(self, user: str, item_id: str) -> ProfileView:
         """Remove one like or dislike."""
         user, item_id = validate_user_id(user), validate_item_id(item_id)
-        if not self.ratings.forget(user, item_id):
+        with self._gate.write():
+            forgotten = self.ratings.forget(user, item_id)
+        if not forgotten:
             raise NotFoundError(f"user {user!r} has not rated item {item_id!r}")
-        return self.ratings.profile(user)
+        return self.profile(user)
 
     def reset(self, user: str) -> int:
         """Forget every rating of a user; returns how many there were."""
-        return self.ratings.reset(validate_user_id(user))
+        user = validate_user_id(user)
+        with self._gate.write():
+            return self.ratings.reset(user)
 
     def profile(self, user: str) -> ProfileView:
-        user = validate_user_id(user)
-        profile = self.ratings.profile(user)
-        store = self._existing_catalog()
-        stored = store.get(profile.liked + profile.disliked) if store else {}
-        liked = [stored[i].item for i in profile.liked if i in stored]
-        disliked = [stored[i].item for i in profile.disliked if i in stored]
-        return ProfileView(user=user, liked=liked, disliked=disliked, common=attributes_in_common(liked))
+        return profile_view(self.ratings.profile(validate_user_id(user)), self._existing_catalog())
 
     def stats(self) -> Stats:
+        """Counts of items, shoppers and ratings (exact: each is a query to its store)."""
         store = self._existing_catalog()
         ratings = self.ratings
         return Stats(
@@ -270,3 +410,21 @@ class Engine:
             encoder=store.encoder_name if store else self.encoder_name,
             grounder=self.settings.grounder,
         )
+
+
+def _check_prunable(catalog: Catalog) -> None:
+    """Refuse to prune when some rows could not be read at all: their items cannot be told from removed ones."""
+    unreadable = [p for p in catalog.problems if p.skips_row and not p.item_id]
+    if unreadable:
+        first = unreadable[0]
+        raise InvalidInputError(
+            f"--prune refused: {len(unreadable)} row(s) of {catalog.source.name} could not be read "
+            f"({first.where}: {first.reason}), so the items they hold cannot be told apart from removed ones",
+            "fix those rows, or ingest without --prune",
+        )
+
+
+def _close(part: object) -> None:
+    close = getattr(part, "close", None)  # a part that holds nothing open has no close()
+    if close is not None:
+        close()

@@ -32,3 +32,7 @@ class ConfigurationError(Vlm4recError):
 
 class StoreError(Vlm4recError):
     """The vector store is unreachable, or was built by an incompatible encoder."""
+
+
+class EngineClosed(Vlm4recError):
+    """The engine was closed (the app is stopping); nothing more is done with it."""

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
@@ -33,7 +33,7 @@ from .grounding.protocol import Grounder, GroundingInput, PartialGrounding, grou
 from .grounding.schema import GroundingRecord
 from .images import open_image
 from .items import Item, StoredItem, file_sha256
-from .store import CatalogStore
+from .store import CatalogIndex
 from .store.connection import DamagedStoreError
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,9 @@ class IngestReport:
     notes: list[CatalogProblem] = field(default_factory=list)  # about the whole file; no row was left out
     seconds: dict[str, float] = field(default_factory=dict)
     rebuilt: bool = False  # the catalog's vector index was damaged, so it was emptied and built again
+    cancelled: bool = False  # stopped early on request (the app is stopping); what was grounded is stored
+    pruned: int = 0  # items of this catalog file that are gone from it, removed with --prune
+    unattributed: int = 0  # with --prune: stored items whose catalog file is not known (left alone)
 
     @property
     def stored(self) -> int:
@@ -75,8 +78,12 @@ class IngestReport:
         ]
         if self.fallback:
             parts.append(f"{self.fallback} grounded by the basic fallback")
+        if self.pruned:
+            parts.append(f"{self.pruned} removed (gone from the catalog; their likes are kept)")
         if self.rebuilt:
             parts.append("the damaged catalog was rebuilt (ingest its other catalog files again too)")
+        if self.cancelled:
+            parts.append("stopped early (run it again to go on)")
         line = f"{self.source}: {self.seen} items read; " + ", ".join(parts)
         if self.stored:
             line += f" in {self.seconds.get('total', 0):.1f} s ({self.items_per_second:.1f} items/s)"
@@ -115,22 +122,30 @@ def pipeline_identity(grounder: Grounder, encoder_name: str, embed_item_text: bo
 class IngestPlan:
     todo: list[tuple[Item, str, str]]  # (item, image hash, content hash)
     existing: set[str]
+    moved: list[str] = field(default_factory=list)  # unchanged items now found in this catalog file
 
 
 class Ingestor:
-    """Runs one ingest. ``open_store`` is called only once something must be written."""
+    """Runs one ingest. ``open_store`` is called only once something must be written.
+
+    ``source`` is recorded with every item (what ``--prune`` goes by); ``cancel``, when set, stops
+    the ingest after the batch in hand (what was grounded is stored); every write happens inside
+    ``writing()`` (the engine refuses writes once it is closed).
+    """
 
     def __init__(
         self,
         grounder: Grounder,
         encoder_name: str,
         load_encoder: Callable[[], TextEncoder],
-        existing_store: CatalogStore | None,
-        open_store: Callable[[int], CatalogStore],
+        existing_store: CatalogIndex | None,
+        open_store: Callable[[int], CatalogIndex],
         *,
         embed_item_text: bool = True,
         grounding_batch_size: int = 16,
         max_image_pixels: int = 120_000_000,
+        cancel: threading.Event | None = None,
+        writing: Callable[[], AbstractContextManager] = nullcontext,
     ):
         self.grounder = grounder
         self.encoder_name = encoder_name
@@ -140,11 +155,15 @@ class Ingestor:
         self.embed_item_text = embed_item_text
         self.batch_size = grounding_batch_size
         self.max_image_pixels = max_image_pixels
+        self.cancel = cancel
+        self.writing = writing
+        self.source = ""
 
     def run(
         self, items: Sequence[Item], source: str, problems: Sequence[CatalogProblem] = (), progress: Progress = False
     ) -> IngestReport:
         clock = _Clock()
+        self.source = source
         skipped = [p for p in problems if p.skips_row]
         report = IngestReport(
             source=source,
@@ -172,6 +191,9 @@ class Ingestor:
         pending: Future | None = None
         try:
             for start in range(0, len(plan.todo), self.batch_size):
+                if self.cancel is not None and self.cancel.is_set():
+                    report.cancelled = True
+                    break
                 chunk = plan.todo[start : start + self.batch_size]
                 grounded += self._load_and_ground(chunk, report, clock)
                 if len(grounded) >= STORE_EVERY:
@@ -212,9 +234,14 @@ class Ingestor:
         if self.store is not None:
             self._rebuild_if_damaged(report)
         stored = self.store.hashes([i.id for i, _, _ in hashed]) if self.store else {}
-        todo = [(i, ih, ch) for i, ih, ch in hashed if stored.get(i.id) != ch]
+        todo = [(i, ih, ch) for i, ih, ch in hashed if stored.get(i.id, ("", ""))[0] != ch]
         report.unchanged = len(hashed) - len(todo)
-        return IngestPlan(todo=todo, existing=set(stored))
+        changed = {i.id for i, _, _ in todo}
+        moved = [i.id for i, _, _ in hashed if i.id not in changed and stored[i.id][1] != self.source]
+        if moved:  # unchanged, but stored before sources were recorded, or from another file
+            with self.writing():
+                self.store.set_source(moved, self.source)
+        return IngestPlan(todo=todo, existing=set(stored), moved=moved)
 
     def _rebuild_if_damaged(self, report: IngestReport) -> None:
         """A catalog whose vector index Chroma cannot read is emptied, so this ingest rebuilds it.
@@ -295,7 +322,7 @@ class Ingestor:
             encoder = self._load_encoder()
         with clock.stage("encode"):
             vectors = encoder.encode(texts)
-        with clock.stage("store"):
+        with clock.stage("store"), self.writing():
             if self.store is None:
                 self.store = self._open_store(encoder.dim)
             stored = [
@@ -304,7 +331,7 @@ class Ingestor:
                 for item, ch, rec in ready
             ]  # fmt: skip
             log.debug("writing %d items to the store", len(stored))
-            self.store.upsert(stored, vectors, texts)
+            self.store.upsert(stored, vectors, texts, source=self.source)
             log.debug("stored %d items", len(stored))
         report.fallback += sum(rec.status == "fallback" for _, _, rec in ready)
         for item, _, _ in ready:

@@ -6,10 +6,10 @@ re-rank of that pool (the scorer, dislikes, personalisation) in numpy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from . import explain
 from .embedding_text import build_embedding_text
@@ -20,26 +20,10 @@ from .grounding.vocabulary import load_vocabulary
 from .items import StoredItem
 from .memo import Memo
 from .scoring import Scorer
-from .store import Candidate, CatalogStore, Neighbour, Profile, RatingStore
+from .store import Candidate, CatalogIndex, Filters, Neighbour, Profile, RatingStore
 from .text_input import clean_query, validate_item_id
 
-MAX_K = 200
-
-
-class Filters(BaseModel):
-    """Metadata filters on grounded attributes; values are matched exactly (lower-case)."""
-
-    category: str | None = None
-    colors: list[str] = Field(default_factory=list)
-
-    def where(self) -> dict | None:
-        clauses: list[dict] = []
-        if self.category and self.category.strip():
-            clauses.append({"category": self.category.strip().lower()})
-        clauses += [{"colors": {"$contains": c.strip().lower()}} for c in self.colors if c.strip()]
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+MAX_K = 100  # results per call, for every face (CLI, tools, MCP, chat)
 
 
 class Result(BaseModel):
@@ -49,13 +33,12 @@ class Result(BaseModel):
     explanation: explain.Explanation
 
 
-def _where(filters: Filters | None) -> dict | None:
-    return filters.where() if filters else None
-
-
-def _check_k(k: int) -> int:
+def check_k(k: int) -> int:
+    """The one rule for result counts, whichever face asks: a whole number from 1 to ``MAX_K``."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise InvalidInputError(f"k must be a whole number from 1 to {MAX_K}, got {str(k)[:40]!r}")
     if not 1 <= k <= MAX_K:
-        raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}")
+        raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}", "ask for fewer results")
     return k
 
 
@@ -68,7 +51,7 @@ def _pool(k: int, exclude: int = 0, probes: int = 1) -> int:
 class Retriever:
     def __init__(
         self,
-        catalog: CatalogStore,
+        catalog: CatalogIndex,
         ratings: RatingStore,
         encoder: Callable[[], TextEncoder],
         scorer: Scorer,
@@ -106,7 +89,7 @@ class Retriever:
 
     def _candidates(self, probes: np.ndarray, n: int, filters: Filters | None) -> dict[str, Candidate]:
         pool: dict[str, Candidate] = {}
-        for row in self.catalog.nearest(probes, n, where=_where(filters)):
+        for row in self.catalog.nearest(probes, n, filters):
             for candidate in row:
                 pool.setdefault(candidate.id, candidate)
         return pool
@@ -129,7 +112,7 @@ class Retriever:
 
     # --- recommend ------------------------------------------------------------------------
     def recommend(self, user: str, k: int = 10, filters: Filters | None = None) -> list[Result]:
-        _check_k(k)
+        check_k(k)
         profile = self.ratings.profile(user)
         if profile.is_empty:
             raise NotFoundError(
@@ -158,13 +141,13 @@ class Retriever:
 
     # --- search ---------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, user: str | None = None, filters: Filters | None = None) -> list[Result]:
-        _check_k(k)
+        check_k(k)
         text = clean_query(query)
         query_vector = self.encode_query(text)
         query_attributes = self.vocabulary.parse(text)
         profile = self.ratings.profile(user) if user else None
         if profile is None or profile.is_empty:
-            row = self.catalog.query(query_vector, k, where=_where(filters))[0]
+            row = self.catalog.query(query_vector, k, filters)[0]
             return self._as_results(row, lambda n: explain.explain_search(n.item, query_attributes, text, n.similarity))
         liked_items, liked, disliked = self.profile_vectors(profile)
         pool = self._candidates(query_vector, _pool(k, len(profile.disliked)), filters)
@@ -187,9 +170,9 @@ class Retriever:
 
     # --- similar --------------------------------------------------------------------------
     def similar_to_item(self, item_id: str, k: int = 10, filters: Filters | None = None) -> list[Result]:
-        _check_k(k)
+        check_k(k)
         source = self.catalog.require(validate_item_id(item_id), with_vectors=True)
-        row = self.catalog.query(source.vector[None, :], k + 1, where=_where(filters))[0]
+        row = self.catalog.query(source.vector[None, :], k + 1, filters)[0]
         row = [n for n in row if n.item.id != item_id][:k]
         return self._as_results(row, lambda n: explain.explain_similar(n.item, source.item, n.similarity))
 
@@ -197,9 +180,9 @@ class Retriever:
         self, record: GroundingRecord, k: int = 10, filters: Filters | None = None, embed_item_text: bool = True
     ) -> list[Result]:
         """Items like a grounded photo (the record :meth:`Engine.describe` returns)."""
-        _check_k(k)
+        check_k(k)
         vector = self._encoder().encode([build_embedding_text(record.attributes, None, embed_item_text)])
-        row = self.catalog.query(vector, k, where=_where(filters))[0]
+        row = self.catalog.query(vector, k, filters)[0]
         return self._as_results(row, lambda n: explain.explain_similar(n.item, record.attributes, n.similarity))
 
     # --- explain one item -----------------------------------------------------------------
@@ -218,21 +201,10 @@ class Retriever:
         return Result(rank=0, item=found.item, score=score, explanation=why)
 
 
-def attributes_in_common(items: Sequence[StoredItem], min_share: float = 0.5) -> list[tuple[str, str, int]]:
-    """(field, value, count) of attribute values that at least ``min_share`` of the items carry."""
-    counts: dict[tuple[str, str], int] = {}
-    for item in items:
-        for pair in set(item.attributes.pairs()):
-            counts[pair] = counts.get(pair, 0) + 1
-    needed = max(2, int(np.ceil(min_share * len(items))))
-    common = [(f, v, c) for (f, v), c in counts.items() if c >= needed]
-    return sorted(common, key=lambda t: (-t[2], t[0], t[1]))
-
-
 __all__ = [
     "Attributes",
     "Filters",
     "Result",
     "Retriever",
-    "attributes_in_common",
+    "check_k",
 ]

@@ -1,36 +1,123 @@
-"""Plain-data views of results and profiles, shared by every face (CLI --json, agent tools, MCP, app)."""
+"""View models: one typed value per thing a face shows (a result, a page of results, a profile).
+
+The engine returns rich objects (:class:`~vlm4rec_agent.retrieval.Result` holds the whole stored
+item); the faces (CLI, app, chat, agent tools, MCP) show these views of them, and turn them into
+JSON only at their edge (``model_dump_json``). Each face renders the same view its own way with
+the functions in :mod:`vlm4rec_agent.rendering`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
-from .engine import ProfileView
+from pydantic import BaseModel, Field
+
+from .explain import Reason
+from .grounding.schema import Attributes, GroundingRecord
 from .items import StoredItem
 from .retrieval import Result
 
 
-def result_data(result: Result) -> dict[str, Any]:
-    return {
-        "rank": result.rank,
-        "id": result.item.id,
-        "title": result.item.title,
-        "score": round(result.score, 4),
-        "image": result.item.image,
-        "explanation": result.explanation.text,
-        "reasons": [r.model_dump() for r in result.explanation.reasons],
-        "attributes": result.item.attributes.model_dump(),
-        "grounder": result.item.record.grounder,
-    }
+class ItemBrief(BaseModel):
+    """An item named in passing: in a profile, say."""
+
+    id: str
+    title: str = ""
+    image: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.title or self.id
+
+    @classmethod
+    def of(cls, item: StoredItem) -> ItemBrief:
+        return cls(id=item.id, title=item.title, image=item.image)
 
 
-def item_brief(item: StoredItem) -> dict[str, Any]:
-    return {"id": item.id, "title": item.title, "image": item.image}
+class ResultView(BaseModel):
+    """One search, recommendation or "similar" result as every face shows it."""
+
+    rank: int
+    id: str
+    title: str = ""
+    score: float
+    image: str = ""
+    explanation: str
+    reasons: list[Reason] = Field(default_factory=list)
+    attributes: Attributes = Field(default_factory=Attributes)
+    grounder: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.title or self.id
+
+    @classmethod
+    def of(cls, result: Result) -> ResultView:
+        item = result.item
+        return cls(
+            rank=result.rank,
+            id=item.id,
+            title=item.title,
+            score=round(result.score, 4),
+            image=item.image,
+            explanation=result.explanation.text,
+            reasons=result.explanation.reasons,
+            attributes=item.attributes,
+            grounder=item.record.grounder,
+        )
 
 
-def profile_data(view: ProfileView) -> dict[str, Any]:
-    return {
-        "user": view.user,
-        "liked": [item_brief(i) for i in view.liked],
-        "disliked": [item_brief(i) for i in view.disliked],
-        "common": [{"field": f, "value": v, "count": n} for f, v, n in view.common],
-    }
+def result_views(results: Sequence[Result]) -> list[ResultView]:
+    return [ResultView.of(r) for r in results]
+
+
+class ResultPage(BaseModel):
+    """What a search, a recommendation or a "more like this" returns to a face.
+
+    ``query`` is the cleaned query of a search, ``user`` the shopper a page was made for, and
+    ``photo`` what a query photo was grounded into (so that no face has to ground it again).
+    """
+
+    results: list[ResultView] = Field(default_factory=list)
+    query: str = ""
+    user: str = ""
+    photo: GroundingRecord | None = None
+
+
+class CommonValue(BaseModel):
+    """An attribute value that several of a shopper's liked items carry."""
+
+    field: str
+    value: str
+    count: int
+
+
+class ProfileView(BaseModel):
+    """A shopper's profile, the one shape every face shows and every JSON answer carries."""
+
+    user: str
+    liked: list[ItemBrief] = Field(default_factory=list)
+    disliked: list[ItemBrief] = Field(default_factory=list)
+    common: list[CommonValue] = Field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.liked and not self.disliked
+
+
+class ResetDone(BaseModel):
+    """A profile that was reset, and how many ratings were forgotten."""
+
+    user: str
+    removed: int
+
+
+__all__ = [
+    "CommonValue",
+    "ItemBrief",
+    "ProfileView",
+    "ResetDone",
+    "ResultPage",
+    "ResultView",
+    "result_views",
+]

@@ -27,6 +27,6 @@ def running_app(tmp_path_factory, model_cache, encoder, catalog_writer):
         mcp_server=True,
     )
     demo, app = serve(settings, block=False)
-    assert app.loader.wait(120) and app.loader.report.added == 10, app.loader.status()
+    assert app.job.wait(120) and app.job.report.added == 10, app.job.status()
     yield f"http://127.0.0.1:{settings.app_port}", app
     demo.close()

@@ -8,6 +8,7 @@ from collections import Counter
 
 from vlm4rec_agent.app.handlers import ShopApp
 from vlm4rec_agent.assistant import Turn
+from vlm4rec_agent.views import ResultView
 
 
 class SlowRecordingAssistant:
@@ -28,8 +29,8 @@ class SlowRecordingAssistant:
             self.most_at_once[key] = max(self.most_at_once[key], self.inside[key])
             self.total_at_once = max(self.total_at_once, sum(self.inside.values()))
         time.sleep(0.05)
-        conversation.results = [{"id": text}]
-        answer = conversation.results[0]["id"]  # what a turn shows is what it put there
+        conversation.results = [ResultView(rank=1, id=text, score=1.0, explanation="")]
+        answer = conversation.results[0].id  # what a turn shows is what it put there
         with self._lock:
             self.inside[key] -= 1
         yield Turn(text=answer)
@@ -41,7 +42,7 @@ def test_one_shoppers_calls_take_turns_while_different_shoppers_overlap(engine, 
     answers: dict[tuple[str, int], str] = {}
 
     def call(user: str, n: int) -> None:
-        answers[user, n] = app.chat_api(f"{user}-{n}", user)["text"]
+        answers[user, n] = app.chat_api(f"{user}-{n}", user).text
 
     threads = [threading.Thread(target=call, args=(user, n)) for user in ("ann", "bob", "cy") for n in range(4)]
     for thread in threads:

@@ -15,7 +15,7 @@ def assistant(loaded_engine, tmp_path):
 
 
 def ids(turn):
-    return [r["id"] for r in turn.results]
+    return [r.id for r in turn.results]
 
 
 def test_search_refine_exclude_like_why_more_start_over(assistant, loaded_engine):
@@ -27,7 +27,7 @@ def test_search_refine_exclude_like_why_more_start_over(assistant, loaded_engine
     turn = assistant.respond(c, "in blue")
     assert turn.intent == "refine" and ids(turn)[0] == "blue-dress"
     assert "Narrowing “dresses” in blue" in turn.text
-    assert all("blue" in r["attributes"]["colors"] or "blue" in r["title"].lower() for r in turn.results)
+    assert all("blue" in r.attributes.colors or "blue" in r.title.lower() for r in turn.results)
 
     turn = assistant.respond(c, "not silk")
     assert "blue-dress" not in ids(turn) and "avoiding silk" in turn.text  # the only blue dress is silk
@@ -36,11 +36,11 @@ def test_search_refine_exclude_like_why_more_start_over(assistant, loaded_engine
     assistant.respond(c, "show me dresses")
     turn = assistant.respond(c, "I like #1")
     first = c.results[0]
-    assert turn.intent == "like" and f"Liked #1 *{first['title']}*" in turn.text
-    assert loaded_engine.profile("ann").liked[0].id == first["id"]
+    assert turn.intent == "like" and f"Liked #1 *{first.title}*" in turn.text
+    assert loaded_engine.profile("ann").liked[0].id == first.id
 
     turn = assistant.respond(c, "why this one?")
-    assert turn.intent == "why" and first["explanation"] in turn.text and "Against your likes" in turn.text
+    assert turn.intent == "why" and first.explanation in turn.text and "Against your likes" in turn.text
 
     turn = assistant.respond(c, "more like the second one")
     second = turn.text.split("*")[1]
@@ -56,10 +56,10 @@ def test_likes_lead_to_explained_recommendations(assistant):
     assert "not liked anything yet" in assistant.respond(c, "recommend something").text
     assistant.respond(c, "oak dining table")
     turn = assistant.respond(c, "I like the first one")
-    assert "oak-table" in turn.text or c.results[0]["id"] == "oak-table"
+    assert "oak-table" in turn.text or c.results[0].id == "oak-table"
     turn = assistant.respond(c, "what should I buy?")
     assert turn.intent == "recommend" and ids(turn)[0] == "oak-chair"
-    assert "with 1 item you liked" in turn.results[0]["explanation"]
+    assert "with 1 item you liked" in turn.results[0].explanation
     assert "oak-table" not in ids(turn)
 
 
@@ -70,9 +70,9 @@ def test_dislikes_and_profile(assistant):
     turn = assistant.respond(c, "I don't like the second one")
     assert turn.intent == "dislike" and "1 liked, 1 disliked" in turn.text
     turn = assistant.respond(c, "show my profile")
-    assert turn.profile["liked"] and turn.profile["disliked"]
+    assert turn.profile.liked and turn.profile.disliked
     turn = assistant.respond(c, "reset my profile")
-    assert "2 ratings forgotten" in turn.text and not turn.profile["liked"]
+    assert "2 ratings forgotten" in turn.text and not turn.profile.liked
 
 
 def test_references_out_of_range_and_before_any_results(assistant):

@@ -60,7 +60,7 @@ def test_a_turn_calls_tools_streams_the_answer_and_fills_the_gallery(shop, setti
         c = Conversation(user_id="jo")
         turns = list(assistant.stream(c, "a red summer dress please"))
     assert len(turns) > 2 and turns[-1].text.startswith("Here are three picks")
-    assert [r["id"] for r in turns[-1].results][0] == "red-dress" and c.results[0]["id"] == "red-dress"
+    assert [r.id for r in turns[-1].results][0] == "red-dress" and c.results[0].id == "red-dress"
     first, second = server.requests
     assert first["stream"] is True and first["messages"][0]["content"] == load_system_prompt()
     assert {t["function"]["name"] for t in first["tools"]} == set(TOOL_NAMES)
@@ -81,7 +81,7 @@ def test_the_conversation_carries_over_and_likes_land_on_the_session_user(shop, 
         c = Conversation(user_id="kim")
         list(assistant.stream(c, "oak furniture"))
         turns = list(assistant.stream(c, "I like #2"))
-    assert turns[-1].profile["liked"][0]["id"] == "oak-chair"
+    assert turns[-1].profile.liked[0].id == "oak-chair"
     assert [i.id for i in loaded_engine.profile("kim").liked] == ["oak-chair"]
     third = server.requests[2]["messages"]
     assert [m["role"] for m in third] == ["system", "user", "assistant", "tool", "assistant", "user"]
@@ -96,7 +96,7 @@ def test_a_photo_is_handed_to_the_model_as_an_image_argument(shop, settings, pro
     with FakeOpenAIServer(scripted(*replies)) as server:
         turns = list(llm(shop, server, settings).stream(Conversation(user_id="lee"), "like this", photo=photo))
     assert photo in server.requests[0]["messages"][-1]["content"]
-    assert turns[-1].results[0]["id"] == "green-vase"
+    assert turns[-1].results[0].id == "green-vase"
 
 
 def test_auto_picks_the_offline_assistant_without_a_chat_model(shop, settings):

@@ -20,6 +20,7 @@ from vlm4rec_agent.engine import Engine
 from vlm4rec_agent.errors import InvalidInputError, NotFoundError, Vlm4recError
 from vlm4rec_agent.settings import Settings
 from vlm4rec_agent.tools import ShopTools
+from vlm4rec_agent.views import ProfileView, ResetDone
 
 from .conftest import check_store, ratings_snapshot
 
@@ -111,10 +112,10 @@ def test_control_characters_are_removed_and_the_query_finds_what_its_words_find(
     expected = result_ids(engine.search("red dress", k=4))
     assert result_ids(engine.search(query, k=4)) == expected
     found = shop.search_catalog(query, k=4)
-    assert [r["id"] for r in found["results"]] == expected and found["query"] == "red dress"
+    assert [r.id for r in found.results] == expected and found.query == "red dress"
     turn = chat.respond(Conversation(user_id="carol"), query)
     assert turn.intent == "search" and visible(turn.text) and "“red dress”" in turn.text
-    assert [r["id"] for r in turn.results][:2] == expected[:2]
+    assert [r.id for r in turn.results][:2] == expected[:2]
 
 
 @pytest.mark.parametrize(
@@ -127,7 +128,7 @@ def test_emoji_and_other_scripts_give_results_without_crashing(world, unchanged,
     results = engine.search(query, k=3)
     assert len(results) == 3 and set(result_ids(results)) <= CATALOG_IDS
     assert all(-1.0 <= r.score <= 1.0 for r in results)
-    assert len(shop.search_catalog(query, k=3)["results"]) == 3
+    assert len(shop.search_catalog(query, k=3).results) == 3
     turn = chat.respond(Conversation(user_id="carol"), query)
     assert turn.intent == "search" and len(turn.results) > 0 and visible(turn.text)
 
@@ -169,7 +170,7 @@ def test_a_bad_item_id_gets_a_clear_message_and_nothing_is_written(world, unchan
         with pytest.raises(error, match=message):
             shop.similar_items(item_id=item_id)
     else:
-        with pytest.raises(InvalidInputError, match="give exactly one of item_id or image"):
+        with pytest.raises(InvalidInputError, match="give either an item id or a photo"):
             shop.similar_items(item_id=item_id)
     assert engine.profile("carol").disliked == []
 
@@ -208,13 +209,13 @@ def test_a_bad_user_id_gets_a_clear_message_and_nothing_is_written(world, unchan
 
 def test_an_unknown_user_is_a_new_shopper_not_an_error(world, unchanged):
     engine, shop, _ = world
-    assert shop.show_profile("nobody-yet") == {"user": "nobody-yet", "liked": [], "disliked": [], "common": []}
-    assert shop.reset_profile("nobody-yet") == {"user": "nobody-yet", "removed": 0}
+    assert shop.show_profile("nobody-yet") == ProfileView(user="nobody-yet")
+    assert shop.reset_profile("nobody-yet") == ResetDone(user="nobody-yet", removed=0)
     with pytest.raises(NotFoundError, match="no ratings for user 'nobody-yet'"):
         shop.recommend_for_user("nobody-yet")
     with pytest.raises(NotFoundError, match="has no liked items"):
         shop.explain_item("nobody-yet", "red-dress")
-    assert len(shop.search_catalog("dress", user_id="nobody-yet")["results"]) > 0
+    assert len(shop.search_catalog("dress", user_id="nobody-yet").results) > 0
 
 
 def test_a_user_id_with_surrounding_spaces_is_the_same_shopper(world):
@@ -229,10 +230,12 @@ def test_a_user_id_with_surrounding_spaces_is_the_same_shopper(world):
 def test_a_bad_result_count_gets_a_clear_message(world, unchanged):
     _, shop, _ = world
     for k in ("many", None, float("nan")):
-        with pytest.raises(Vlm4recError, match="k must be a whole number from 1 to 20"):
+        with pytest.raises(Vlm4recError, match="k must be a whole number from 1 to 100"):
             shop.search_catalog("dress", k=k)
-    assert len(shop.search_catalog("dress", k=10_000)["results"]) == 10  # clamped to the catalog
-    assert len(shop.search_catalog("dress", k=-5)["results"]) == 1
+    for k in (10_000, -5, 0):  # one rule for every face: the engine's, refused rather than silently clamped
+        with pytest.raises(Vlm4recError, match="k must be between 1 and 100"):
+            shop.search_catalog("dress", k=k)
+    assert len(shop.search_catalog("dress", k=100).results) == 10  # all the catalog has
 
 
 def test_the_chat_refers_to_results_that_do_not_exist_without_writing(world, unchanged):

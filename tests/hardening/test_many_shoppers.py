@@ -46,8 +46,8 @@ def shop(tmp_path_factory, model_cache, encoder):
         app_port=free_port(),
     )
     demo, app = serve(settings, block=False)
-    assert app.loader.wait(180) and app.loader.report.added == 40, app.loader.status()
-    print(f"\n{app.loader.status()}")
+    assert app.job.wait(180) and app.job.report.added == 40, app.job.status()
+    print(f"\n{app.job.status()}")
     yield f"http://127.0.0.1:{settings.app_port}", demo, app
     demo.close()
 
@@ -190,7 +190,7 @@ def test_recommendations_under_load_equal_those_in_quiet_and_differ_by_profile(s
     _, _, app = shop
     done = visits
     for visit in done:
-        quiet = [r["id"] for r in app.shop.recommend_for_user(visit.user, 8)["results"]]
+        quiet = [r.id for r in app.shop.recommend_for_user(visit.user, 8).results]
         assert visit.recommended == quiet, visit.user
     distinct = {tuple(v.recommended) for v in done}
     assert len(distinct) >= SHOPPERS // 2, f"only {len(distinct)} different recommendation lists"

@@ -28,6 +28,7 @@ from vlm4rec_agent.errors import InvalidInputError
 from vlm4rec_agent.image_inputs import resolve_image_argument
 from vlm4rec_agent.settings import Settings
 from vlm4rec_agent.tools import ShopTools
+from vlm4rec_agent.views import ProfileView
 
 
 def png_bytes(colour=(52, 148, 62)) -> bytes:
@@ -96,7 +97,7 @@ def test_the_tools_refuse_paths_outside_the_uploads_with_a_clear_message(catalog
         for value in ("/etc/passwd", "../../x.jpg", "file:///etc/passwd", "~/.ssh/id_rsa"):
             with pytest.raises(InvalidInputError, match="not available to this app|unsupported image reference"):
                 call(value)
-    assert shop.describe_image(str(uploads / "photo.png"))["attributes"]["colors"][0] == "green"
+    assert shop.describe_image(str(uploads / "photo.png")).attributes.colors[0] == "green"
 
 
 def test_data_urls_are_decoded_and_bad_ones_refused(uploads):
@@ -282,11 +283,11 @@ def test_profile_changes_touch_only_the_user_they_name(catalog_engine):
     shop.like_item("bob", "oak-table")
     shop.like_item("Alice", "grey-sofa")  # ids are exact: another shopper
     shop.like_item("alice ", "green-vase")  # surrounding spaces are not: the same one
-    assert shop.reset_profile("alice")["removed"] == 3
-    assert [i["id"] for i in shop.show_profile("bob")["liked"]] == ["oak-table"]
-    assert [i["id"] for i in shop.show_profile("Alice")["liked"]] == ["grey-sofa"]
+    assert shop.reset_profile("alice").removed == 3
+    assert [i.id for i in shop.show_profile("bob").liked] == ["oak-table"]
+    assert [i.id for i in shop.show_profile("Alice").liked] == ["grey-sofa"]
     shop.dislike_item("bob", "red-dress")
-    assert shop.show_profile("alice") == {"user": "alice", "liked": [], "disliked": [], "common": []}
-    assert shop.reset_profile('alice", "bob')["removed"] == 0  # no id is a pattern over others
-    assert shop.reset_profile("%")["removed"] == 0
-    assert len(shop.show_profile("bob")["liked"]) == 1 and len(shop.show_profile("bob")["disliked"]) == 1
+    assert shop.show_profile("alice") == ProfileView(user="alice")
+    assert shop.reset_profile('alice", "bob').removed == 0  # no id is a pattern over others
+    assert shop.reset_profile("%").removed == 0
+    assert len(shop.show_profile("bob").liked) == 1 and len(shop.show_profile("bob").disliked) == 1

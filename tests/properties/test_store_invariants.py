@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from vlm4rec_agent.grounding.schema import Attributes, GroundingRecord
 from vlm4rec_agent.items import StoredItem
 from vlm4rec_agent.settings import Settings
-from vlm4rec_agent.store import CatalogStore, RatingStore, open_client
+from vlm4rec_agent.store import ChromaCatalogIndex, ChromaRatingStore, open_client
 
 USERS = ["ann", "bob", "ünïcødé ✓"]
 ITEMS = ["a", "b", "c", "d"]
@@ -34,7 +34,7 @@ def client(tmp_path_factory):
 @settings(max_examples=25, deadline=None)
 @given(st.lists(operation, max_size=25))
 def test_ratings_match_a_simple_model_after_any_sequence(client, operations):
-    store = RatingStore.open(client, f"c{uuid.uuid4().hex}")
+    store = ChromaRatingStore.open(client, f"c{uuid.uuid4().hex}")
     model: dict[str, dict[str, int]] = {user: {} for user in USERS}  # insertion order = rating order
     for action, user, item in operations:
         if action == "reset":
@@ -65,7 +65,7 @@ def _item(item_id: str, version: int) -> StoredItem:
 @settings(max_examples=20, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(ITEMS), st.integers(0, 3)), min_size=1, max_size=12))
 def test_upserts_are_idempotent_and_the_last_write_wins(client, writes):
-    store = CatalogStore.open(client, f"c{uuid.uuid4().hex}", "enc", dim=3)
+    store = ChromaCatalogIndex.open(client, f"c{uuid.uuid4().hex}", "enc", dim=3)
     last: dict[str, int] = {}
     for item_id, version in writes:
         vector = np.array([[1.0, version, ITEMS.index(item_id)]], dtype=np.float32)

@@ -1,12 +1,12 @@
 import pytest
 
 from vlm4rec_agent.errors import InvalidInputError
-from vlm4rec_agent.store import RatingStore, open_client, validate_user_id
+from vlm4rec_agent.store import ChromaRatingStore, open_client, validate_user_id
 
 
 @pytest.fixture
 def ratings(settings):
-    return RatingStore.open(open_client(settings), "catalog")
+    return ChromaRatingStore.open(open_client(settings), "catalog")
 
 
 def test_likes_and_dislikes_in_the_order_they_were_given(ratings):
@@ -55,7 +55,7 @@ def test_ids_with_separators_cannot_collide(ratings):
 
 def test_ratings_persist_across_clients(ratings, settings):
     ratings.rate("alice", "a", 1)
-    assert RatingStore.open(open_client(settings), "catalog").profile("alice").liked == ["a"]
+    assert ChromaRatingStore.open(open_client(settings), "catalog").profile("alice").liked == ["a"]
 
 
 def test_user_ids_are_checked():

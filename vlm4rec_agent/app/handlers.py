@@ -14,20 +14,20 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
+from pydantic import BaseModel
 
 from ..assistant import Assistant, Conversation, Turn, make_assistant
-from ..assistant.conversation import plain_markdown
 from ..engine import Engine
 from ..errors import Vlm4recError
-from ..grounding.schema import CITABLE_FIELDS, FIELD_LABELS, Attributes
 from ..images import open_image
+from ..ingest_job import IngestJob
+from ..rendering import as_markdown, common_text, facts_text, names, profile_counts
 from ..settings import Settings
 from ..store import validate_user_id
 from ..tools import ShopTools
-from .catalog_loader import CatalogLoader
+from ..views import ResultView
 
 THUMBNAIL = 320
 API_CONVERSATIONS = 1000  # conversations the chat API keeps, least recently used dropped
@@ -63,30 +63,29 @@ class Thumbnails:
             os.replace(partial, target)
         return str(target)
 
-    def gallery(self, results: list[dict[str, Any]]) -> list[tuple[str, str]]:
-        return [
-            (self(r["image"]), f"#{r.get('rank', i + 1)} {r.get('title') or r['id']} · {r['score']:.2f}")
-            for i, r in enumerate(results)
-        ]
+    def gallery(self, results: list[ResultView]) -> list[tuple[str, str]]:
+        return [(self(r.image), f"#{r.rank} {r.label} · {r.score:.2f}") for r in results]
 
 
-def describe_result(result: dict[str, Any], position: int) -> str:
+def describe_result(result: ResultView, position: int) -> str:
     """One result as Markdown; its catalog and VLM text is escaped, so it shows as words, never as links or HTML."""
-    attributes = Attributes.model_validate(result.get("attributes") or {})
-    facts = "; ".join(
-        f"{FIELD_LABELS[f]}: {plain_markdown(', '.join(attributes.values(f)))}"
-        for f in CITABLE_FIELDS
-        if attributes.values(f)
-    )
-    title = plain_markdown(result.get("title") or result["id"])
-    item_id = str(result["id"]).replace("`", "'")
-    lines = [f"**#{position + 1} {title}** · score {result['score']:.2f} · id `{item_id}`"]
-    lines.append(f"Why: {plain_markdown(result['explanation'])}")
+    facts = facts_text(result.attributes, as_markdown)
+    item_id = result.id.replace("`", "'")
+    lines = [f"**#{position + 1} {as_markdown(result.label)}** · score {result.score:.2f} · id `{item_id}`"]
+    lines.append(f"Why: {as_markdown(result.explanation)}")
     if facts:
         lines.append(f"Grounded attributes: {facts}.")
-    if attributes.description:
-        lines.append(f"*{plain_markdown(attributes.description)}*")
+    if result.attributes.description:
+        lines.append(f"*{as_markdown(result.attributes.description)}*")
     return "\n\n".join(lines)
+
+
+class ChatReply(BaseModel):
+    """The chat API's answer: the assistant's text, the results it shows (None: unchanged), what it understood."""
+
+    text: str
+    results: list[ResultView] | None = None
+    intent: str = ""
 
 
 class ShopApp:
@@ -95,14 +94,14 @@ class ShopApp:
         engine: Engine,
         settings: Settings,
         assistant: Assistant | None = None,
-        loader: CatalogLoader | None = None,
+        job: IngestJob | None = None,
         upload_folder: Path | None = None,
     ):
         from gradio.utils import get_upload_folder
 
         self.engine = engine
         self.settings = settings
-        self.loader = loader
+        self.job = job
         self.thumbnails = Thumbnails(settings.home / "cache" / "thumbnails")
         self.shop = ShopTools(engine, image_roots=[upload_folder or Path(get_upload_folder())])
         self.assistant = assistant or make_assistant(self.shop, settings)
@@ -111,6 +110,10 @@ class ShopApp:
         self._api_conversations: OrderedDict[str, tuple[Conversation, threading.Lock]] = OrderedDict()
         self._api_lock = threading.Lock()
 
+    def close(self) -> None:
+        """Stop the background ingest and release the engine (the server is stopped by its own close())."""
+        self.engine.close()
+
     # --- what the page shows ---------------------------------------------------------------
     def grounder_line(self) -> str:
         grounder = self.engine.grounder
@@ -118,18 +121,23 @@ class ShopApp:
             return "**Grounder:** basic, offline: no vision-language model (an ImageNet classifier, pixel colours and item text)"
         return f"**Grounder:** {grounder.name} VLM `{grounder.model_id}`"
 
+    @property
+    def loading(self) -> bool:
+        return self.job is not None and self.job.running
+
     def status(self) -> str:
-        items = self.engine.stats().items
+        """The page's status line (cheap: the item count is at most a few seconds old, no ratings are read)."""
+        items = self.engine.item_count()
         parts = [self.grounder_line(), f"**Assistant:** {self.assistant.description}", f"**Catalog:** {items:,} items"]
-        if self.loader is not None and (self.loader.running or self.loader.error):
-            parts.append(self.loader.status())
+        if self.job is not None and (self.job.running or self.job.error):
+            parts.append(self.job.status())
         return " · ".join(parts)
 
     def greeting(self) -> str:
         text = "Hello! Tell me what you are looking for, or attach a photo. Say *help* for what I understand."
-        if self.loader is not None and self.loader.running:
+        if self.loading:
             text += "\n\nI am adding the catalog right now; items can be found as soon as they are stored."
-        elif self.engine.stats().items == 0:
+        elif self.engine.item_count() == 0:
             text += (
                 "\n\nThe catalog is empty. Start the app with a catalog, for example "
                 "`python app.py --catalog ../shared/data/clothing/labels.csv`, or add one with "
@@ -139,19 +147,15 @@ class ShopApp:
 
     def profile_view(self, conversation: Conversation) -> tuple[list[tuple[str, str]], str]:
         profile = self.shop.show_profile(conversation.user_id)
-        liked = [(self.thumbnails(i["image"]), i["title"] or i["id"]) for i in profile["liked"]]
-        lines = [
-            f"**Shopper:** `{conversation.user_id}` · {len(profile['liked'])} liked, {len(profile['disliked'])} disliked"
-        ]
-        if profile["common"]:
-            common = ", ".join(
-                f"{FIELD_LABELS[c['field']]}: {c['value']} ({c['count']})" for c in profile["common"][:8]
-            )
-            lines.append(f"**Your likes have in common:** {common}")
-        elif not profile["liked"]:
+        liked = [(self.thumbnails(i.image), i.label) for i in profile.liked]
+        shopper = conversation.user_id.replace("`", "'")
+        lines = [f"**Shopper:** `{shopper}` · {profile_counts(profile)}"]
+        if profile.common:
+            lines.append(f"**Your likes have in common:** {common_text(profile.common, as_markdown)}")
+        elif not profile.liked:
             lines.append("Like results (select one, then ♥) and your profile appears here.")
-        if profile["disliked"]:
-            lines.append("**Disliked:** " + ", ".join(i["title"] or i["id"] for i in profile["disliked"]))
+        if profile.disliked:
+            lines.append("**Disliked:** " + names(profile.disliked, as_markdown))
         return liked, "\n\n".join(lines)
 
     # --- session -------------------------------------------------------------------------------
@@ -193,23 +197,22 @@ class ShopApp:
         if conversation.selected is None or conversation.selected >= len(conversation.results):
             return "Select a result first (click its picture), then ♥ or ✕."
         result = conversation.results[conversation.selected]
-        (self.shop.like_item if like else self.shop.dislike_item)(conversation.user_id, result["id"])
+        (self.shop.like_item if like else self.shop.dislike_item)(conversation.user_id, result.id)
         verb = "Liked" if like else "Disliked"
-        return (
-            f"{verb} #{conversation.selected + 1} {plain_markdown(result.get('title') or result['id'])}.\n\n"
-            + describe_result(result, conversation.selected)
+        return f"{verb} #{conversation.selected + 1} {as_markdown(result.label)}.\n\n" + describe_result(
+            result, conversation.selected
         )
 
     def more_like_selected(self, conversation: Conversation) -> Turn:
         if conversation.selected is None or conversation.selected >= len(conversation.results):
             return Turn(text="Select a result first (click its picture).")
         result = conversation.results[conversation.selected]
-        found = self.shop.similar_items(item_id=result["id"], k=6)["results"]
+        found = self.shop.similar_items(item_id=result.id, k=6).results
         conversation.results, conversation.selected = found, None
-        return Turn(text=f"More like *{plain_markdown(result.get('title') or result['id'])}*:", results=found)
+        return Turn(text=f"More like *{as_markdown(result.label)}*:", results=found)
 
     # --- the chat API (for bots and tests) -------------------------------------------------------
-    def chat_api(self, message: str, user_id: str) -> dict[str, Any]:
+    def chat_api(self, message: str, user_id: str) -> ChatReply:
         """Send one message as a shopper and get the assistant's answer with the results it shows.
 
         Args:
@@ -225,4 +228,4 @@ class ShopApp:
         conversation, turn_lock = entry
         with turn_lock:
             turn = list(self.reply(conversation, message, None))[-1]
-        return {"text": turn.text, "results": turn.results, "intent": turn.intent}
+        return ChatReply(text=turn.text, results=turn.results, intent=turn.intent)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import threading
 from collections.abc import Sequence
 
@@ -12,9 +13,7 @@ import gradio as gr
 
 from ..command_errors import run_reporting_errors
 from ..engine import Engine
-from ..errors import Vlm4recError
 from ..settings import Settings
-from .catalog_loader import CatalogLoader
 from .handlers import ShopApp
 from .options import add_arguments, settings_from
 from .ui import build_app
@@ -27,13 +26,16 @@ CONCURRENCY_LIMIT = 8  # requests of one kind (one event) served at once; the re
 ANALYTICS_EVERY = "1000"
 
 
-def _warm_up(engine: Engine) -> None:
-    """Load the encoder and the grounder while the first page loads, not during the first answer."""
-    try:
-        engine.encoder.encode(["warm up"])
-        engine.grounder  # noqa: B018 - building it loads its vocabulary
-    except Vlm4recError as error:
-        log.warning("%s", error)
+def _stop_on_sigterm() -> None:
+    """Let SIGTERM (``docker stop``, a hosting platform) end the app as Ctrl-C does: the server stops
+    and the engine closes, instead of the process dying in the middle of a write."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def serve(
@@ -41,24 +43,34 @@ def serve(
 ) -> tuple[gr.Blocks, ShopApp]:
     """Build and launch the app; ``block=False`` returns at once with the page and its handlers.
 
-    ``concurrency_limit`` is how many requests of one kind run at once (the rest queue).
+    ``concurrency_limit`` is how many requests of one kind run at once (the rest queue). When it
+    blocks, it returns once the server has stopped (Ctrl-C or SIGTERM) and the engine is closed;
+    with ``block=False`` the caller stops both (``demo.close()``, ``app.close()``).
     """
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", ANALYTICS_EVERY)  # read when the queue is made
     engine = Engine(settings)
-    loader = CatalogLoader(engine, settings.app_catalog, limit=limit).start() if settings.app_catalog else None
-    threading.Thread(target=_warm_up, args=(engine,), daemon=True).start()
-    app = ShopApp(engine, settings, loader=loader)
-    demo = build_app(app)
-    demo.queue(default_concurrency_limit=concurrency_limit)
-    demo.launch(
-        server_name=settings.app_host,
-        server_port=settings.app_port,
-        mcp_server=settings.mcp_server,
-        max_file_size=f"{settings.max_upload_mb}mb",
-        allowed_paths=[str(app.thumbnails.folder)],  # page-sized copies only, never the catalog itself
-        prevent_thread_lock=not block,
-        quiet=not block,
-    )
+    try:
+        job = engine.start_ingest(settings.app_catalog, limit=limit) if settings.app_catalog else None
+        engine.warm_up_in_background()
+        app = ShopApp(engine, settings, job=job)
+        demo = build_app(app)
+        demo.queue(default_concurrency_limit=concurrency_limit)
+        if block:
+            _stop_on_sigterm()
+        demo.launch(
+            server_name=settings.app_host,
+            server_port=settings.app_port,
+            mcp_server=settings.mcp_server,
+            max_file_size=f"{settings.max_upload_mb}mb",
+            allowed_paths=[str(app.thumbnails.folder)],  # page-sized copies only, never the catalog itself
+            prevent_thread_lock=not block,
+            quiet=not block,
+        )
+    except BaseException:
+        engine.close()
+        raise
+    if block:  # launch() returned: the server has stopped
+        engine.close()
     return demo, app
 
 

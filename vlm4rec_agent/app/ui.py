@@ -7,12 +7,12 @@ also registered as API endpoints, which Gradio serves over MCP when asked.
 from __future__ import annotations
 
 import functools
-import json
 import typing
 from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
+from pydantic import BaseModel
 
 from ..errors import Vlm4recError
 from .handlers import ShopApp, describe_result
@@ -39,16 +39,17 @@ def gradio_errors(function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def json_endpoint(function: Callable[..., dict[str, Any]]) -> Callable[..., str]:
-    """A tool as an API/MCP endpoint: same name, arguments and docstring; the result as JSON text.
+def json_endpoint(function: Callable[..., BaseModel]) -> Callable[..., str]:
+    """A tool as an API/MCP endpoint: same name, arguments and docstring; its typed result as JSON text.
 
-    Gradio's MCP server would send a dict as its Python repr, which no client can parse.
+    This is the edge where JSON is made (Gradio's MCP server would send an object as its Python
+    repr, which no client can parse).
     """
     safe = gradio_errors(function)
 
     @functools.wraps(function)
     def endpoint(*args, **kwargs) -> str:
-        return json.dumps(safe(*args, **kwargs), ensure_ascii=False, default=str)
+        return safe(*args, **kwargs).model_dump_json()
 
     hints = typing.get_type_hints(function)
     endpoint.__annotations__ = {**hints, "return": str}
@@ -107,8 +108,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
                         elem_id="liked",
                     )
                     reset = gr.Button("Reset my profile", size="sm", elem_id="reset-profile")
-        loading = app.loader is not None and app.loader.running
-        timer = gr.Timer(1.0, active=loading)
+        timer = gr.Timer(1.0, active=app.loading)
 
         def on_load(saved: str):
             conv = app.start(saved)
@@ -173,8 +173,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
             return profile_text, liked_items
 
         def on_tick():
-            running = app.loader is not None and app.loader.running
-            return app.status(), gr.Timer(active=running)
+            return app.status(), gr.Timer(active=app.loading)
 
         demo.load(on_load, [saved_user], [conversation, chatbot, status, profile_md, liked, name], **PRIVATE)
         box.submit(

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ..errors import InvalidInputError
-from ..text_input import clean_bounded, clean_text
+from ..text_input import clean_bounded
+from ..views import ProfileView, ResultView
 
 MAX_MESSAGE_CHARS = 2000  # a shopper's message; longer ones are refused before any parsing
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>!|~#])")
 
 
 def shopper_text(message: str | None) -> str:
@@ -26,11 +25,6 @@ def shopper_text(message: str | None) -> str:
     )
 
 
-def plain_markdown(text: str | None) -> str:
-    """Catalog or VLM text shown in a Markdown chat as the words it is: no links, images, HTML or emphasis."""
-    return _MARKDOWN.sub(r"\\\1", clean_text(text))
-
-
 @dataclass
 class Conversation:
     """One shopper's conversation: who they are and what is on their screen."""
@@ -39,7 +33,7 @@ class Conversation:
     query: str = ""
     include: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[ResultView] = field(default_factory=list)
     selected: int | None = None
     messages: list[Any] = field(default_factory=list)  # an LLM assistant's history
 
@@ -53,8 +47,8 @@ class Turn:
     """The assistant's answer: text for the chat; results and profile for the panels (None: unchanged)."""
 
     text: str
-    results: list[dict[str, Any]] | None = None
-    profile: dict[str, Any] | None = None
+    results: list[ResultView] | None = None
+    profile: ProfileView | None = None
     intent: str = ""
 
 

@@ -10,14 +10,15 @@ the results on screen (so "#3" and "the second one" mean something), and the sel
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from ..errors import NotFoundError, Vlm4recError
 from ..explain import values_match
-from ..grounding.schema import CITABLE_FIELDS, FIELD_LABELS, LIST_FIELDS, Attributes, distinct_colours
+from ..grounding.schema import LIST_FIELDS, GroundingRecord, distinct_colours
 from ..grounding.vocabulary import load_vocabulary
+from ..rendering import as_markdown, facts_text, names, profile_summary
 from ..tools import ShopTools
-from .conversation import Conversation, Turn, plain_markdown, shopper_text, stream_text
+from ..views import ProfileView, ResultView
+from .conversation import Conversation, Turn, shopper_text, stream_text
 from .understanding import LAST, SELECTED, Intent, understand
 
 SHOWN = 6  # results shown per turn
@@ -34,19 +35,19 @@ HELP = (
 )
 
 
-def _attribute_values(result: dict[str, Any]) -> list[str]:
-    attributes = result.get("attributes") or {}
-    values = [attributes.get("category") or ""]
+def _attribute_values(result: ResultView) -> list[str]:
+    attributes = result.attributes
+    values = [attributes.category or ""]
     for field_name in LIST_FIELDS:
-        values += attributes.get(field_name) or []
+        values += getattr(attributes, field_name)
     return [v for v in values if v]
 
 
-def _mentions(result: dict[str, Any], term: str) -> bool:
+def _mentions(result: ResultView, term: str) -> bool:
     """Whether a result carries a term, in its grounded attributes or its title."""
     if any(values_match(value, term) for value in _attribute_values(result)):
         return True
-    return f" {term.lower()} " in f" {result.get('title', '').lower()} "
+    return f" {term.lower()} " in f" {result.title.lower()} "
 
 
 def _terms(text: str) -> list[str]:
@@ -57,26 +58,22 @@ def _terms(text: str) -> list[str]:
 
 
 def _understood(query: str) -> str:
-    attributes = load_vocabulary().parse(query)
-    parts = [f"{FIELD_LABELS[f]}: {', '.join(attributes.values(f))}" for f in CITABLE_FIELDS if attributes.values(f)]
-    return f" ({' · '.join(parts)})" if parts else ""
+    facts = facts_text(load_vocabulary().parse(query), as_markdown, separator=" · ")
+    return f" ({facts})" if facts else ""
 
 
-def _name(item: dict[str, Any]) -> str:
+def _name(item: ResultView) -> str:
     """An item's title (or id) as plain text: catalog text is data, never Markdown to render."""
-    return plain_markdown(item.get("title") or item["id"])
+    return as_markdown(item.label)
 
 
-def _listing(results: list[dict[str, Any]]) -> str:
-    lines = [f"{i}. **{_name(r)}** — {plain_markdown(r['explanation'])}" for i, r in enumerate(results, start=1)]
+def _listing(results: list[ResultView]) -> str:
+    lines = [f"{i}. **{_name(r)}** — {as_markdown(r.explanation)}" for i, r in enumerate(results, start=1)]
     return "\n".join(lines)
 
 
-def _profile_line(profile: dict[str, Any]) -> str:
-    liked, disliked = len(profile["liked"]), len(profile["disliked"])
-    line = f"Your profile: {liked} liked, {disliked} disliked"
-    common = [f"{FIELD_LABELS[c['field']]}: {plain_markdown(c['value'])}" for c in profile["common"][:4]]
-    return line + (f"; your likes share {', '.join(common)}." if common else ".")
+def _profile_line(profile: ProfileView) -> str:
+    return f"Your profile: {profile_summary(profile, as_markdown)}"
 
 
 class DialogueManager:
@@ -114,9 +111,8 @@ class DialogueManager:
         return handler(c, intent, photo) if intent.kind.startswith("photo") else handler(c, intent)
 
     # --- searching ---------------------------------------------------------------------------
-    def _show(self, c: Conversation, lead: str, results: list[dict[str, Any]]) -> Turn:
-        for rank, result in enumerate(results, start=1):
-            result["rank"] = rank
+    def _show(self, c: Conversation, lead: str, results: list[ResultView]) -> Turn:
+        results = [r.model_copy(update={"rank": rank}) for rank, r in enumerate(results, start=1)]
         c.results, c.selected = results, None
         if not results:
             return Turn(text=f"{lead}\nNothing in the catalog matched that.", results=[])
@@ -128,7 +124,7 @@ class DialogueManager:
         if not text:
             return Turn(text="What are you looking for? " + HELP.split("\n", 1)[1])
         filtered = bool(c.include or c.exclude)
-        found = self.tools.search_catalog(text, k=POOL if filtered else SHOWN, user_id=c.user_id)["results"]
+        found = self.tools.search_catalog(text, k=POOL if filtered else SHOWN, user_id=c.user_id).results
         kept = [r for r in found if not any(_mentions(r, term) for term in c.exclude)]
         wanted = [t for phrase in c.include for t in _terms(phrase)]
         matching = [r for r in kept if all(_mentions(r, t) for t in wanted)]
@@ -156,17 +152,17 @@ class DialogueManager:
 
     def _recommend(self, c: Conversation, intent: Intent) -> Turn:
         profile = self.tools.show_profile(c.user_id)
-        if not profile["liked"]:
+        if not profile.liked:
             return Turn(
                 text="You have not liked anything yet. Search, then tell me what you like (*I like #2*) "
                 "and I will recommend from that."
             )
-        found = self.tools.recommend_for_user(c.user_id, k=SHOWN)["results"]
-        count = len(profile["liked"])
+        found = self.tools.recommend_for_user(c.user_id, k=SHOWN).results
+        count = len(profile.liked)
         return self._show(c, f"Recommended for you, from {count} liked item{'s' if count > 1 else ''}.", found)
 
     # --- results on screen -------------------------------------------------------------------
-    def _pick(self, c: Conversation, ref: int) -> tuple[int, dict[str, Any]]:
+    def _pick(self, c: Conversation, ref: int) -> tuple[int, ResultView]:
         if not c.results:
             raise NotFoundError("There are no results on screen yet; search first")
         index = {LAST: len(c.results) - 1, SELECTED: c.selected if c.selected is not None else 0}.get(ref, ref)
@@ -175,15 +171,15 @@ class DialogueManager:
         return index, c.results[index]
 
     def _rate(self, c: Conversation, intent: Intent, like: bool) -> Turn:
-        names, profile = [], None
+        rated, profile = [], None
         for ref in intent.refs:
             index, result = self._pick(c, ref)
             call = self.tools.like_item if like else self.tools.dislike_item
-            profile = call(c.user_id, result["id"])
-            names.append(f"#{index + 1} *{_name(result)}*")
+            profile = call(c.user_id, result.id)
+            rated.append(f"#{index + 1} *{_name(result)}*")
         verb = "Liked" if like else "Noted that you dislike"
         tail = " Say *recommend* for picks based on your likes." if like else " Similar items will rank lower."
-        return Turn(text=f"{verb} {' and '.join(names)}. {_profile_line(profile)}{tail}", profile=profile)
+        return Turn(text=f"{verb} {' and '.join(rated)}. {_profile_line(profile)}{tail}", profile=profile)
 
     def _like(self, c: Conversation, intent: Intent) -> Turn:
         return self._rate(c, intent, like=True)
@@ -193,82 +189,72 @@ class DialogueManager:
 
     def _why(self, c: Conversation, intent: Intent) -> Turn:
         index, result = self._pick(c, intent.refs[0])
-        name = f"#{index + 1} *{_name(result)}*"
-        lines = [f"{name}: {plain_markdown(result['explanation'])}"]
+        lines = [f"#{index + 1} *{_name(result)}*: {as_markdown(result.explanation)}"]
         profile = self.tools.show_profile(c.user_id)
-        if profile["liked"]:
-            why = self.tools.explain_item(c.user_id, result["id"])["explanation"]
-            lines.append("Against your likes: " + plain_markdown(why))
-        attributes = Attributes.model_validate(result.get("attributes") or {})
-        described = "; ".join(
-            f"{FIELD_LABELS[f]}: {plain_markdown(', '.join(attributes.values(f)))}"
-            for f in CITABLE_FIELDS
-            if attributes.values(f)
-        )
+        if profile.liked:
+            why = self.tools.explain_item(c.user_id, result.id).explanation
+            lines.append("Against your likes: " + as_markdown(why))
+        described = facts_text(result.attributes, as_markdown)
         if described:
             lines.append(f"Its grounded attributes: {described}.")
         return Turn(text="\n".join(lines))
 
     def _similar(self, c: Conversation, intent: Intent) -> Turn:
         index, result = self._pick(c, intent.refs[0])
-        found = self.tools.similar_items(item_id=result["id"], k=SHOWN)["results"]
+        found = self.tools.similar_items(item_id=result.id, k=SHOWN).results
         c.query, c.include, c.exclude = "", [], []
         return self._show(c, f"More like #{index + 1} *{_name(result)}*.", found)
 
     # --- photos ------------------------------------------------------------------------------
-    def _describe(self, photo: str) -> tuple[dict[str, Any], str]:
-        record = self.tools.describe_image(photo)
-        a = Attributes.model_validate(record["attributes"])
+    @staticmethod
+    def _looks(record: GroundingRecord) -> str:
+        a = record.attributes
         looks = " and ".join(distinct_colours(a.colors)) + " " + (a.category or "item")
         by = (
             "the basic offline grounder (no VLM)"
-            if record["grounder"] == "basic"
-            else f"{record['grounder']} ({record['model_id']})"
+            if record.grounder == "basic"
+            else f"{record.grounder} ({record.model_id})"
         )
-        return record, f"Your photo looks like a {plain_markdown(looks)}, as described by {plain_markdown(by)}"
+        return f"Your photo looks like a {as_markdown(looks)}, as described by {as_markdown(by)}"
 
     def _photo_similar(self, c: Conversation, intent: Intent, photo: str) -> Turn:
-        _, seen = self._describe(photo)
-        found = self.tools.similar_items(image=photo, k=SHOWN)["results"]
+        page = self.tools.similar_items(image=photo, k=SHOWN)  # grounds the photo once, and says how
         c.query, c.include, c.exclude = "", [], []
-        return self._show(c, f"{seen}. Items like it:", found)
+        lead = self._looks(page.photo) if page.photo is not None else "Your photo"
+        return self._show(c, f"{lead}. Items like it:", page.results)
 
     def _photo_complement(self, c: Conversation, intent: Intent, photo: str) -> Turn:
-        record, seen = self._describe(photo)
-        a = Attributes.model_validate(record["attributes"])
+        record = self.tools.describe_image(photo)
+        seen, a = self._looks(record), record.attributes
         words = [*a.style, *distinct_colours(a.colors), *a.occasion, *a.season][:MATCH_WORDS]
         if not words:
             return Turn(text=f"{seen}, but I could not read a style, colour or occasion to match.")
-        found = self.tools.search_catalog(" ".join(words), k=POOL, user_id=c.user_id)["results"]
-        others = [
-            r
-            for r in found
-            if not a.category or not values_match((r.get("attributes") or {}).get("category") or "", a.category)
-        ]
+        found = self.tools.search_catalog(" ".join(words), k=POOL, user_id=c.user_id).results
+        others = [r for r in found if not a.category or not values_match(r.attributes.category or "", a.category)]
         c.query, c.include, c.exclude = "", [], []
         return self._show(
             c,
-            f"{seen}. Things in other categories that share its {plain_markdown(', '.join(dict.fromkeys(words)))}:",
+            f"{seen}. Things in other categories that share its {as_markdown(', '.join(dict.fromkeys(words)))}:",
             others[:SHOWN],
         )
 
     # --- profile and the rest ------------------------------------------------------------------
     def _profile(self, c: Conversation, intent: Intent) -> Turn:
         profile = self.tools.show_profile(c.user_id)
-        if not profile["liked"] and not profile["disliked"]:
+        if profile.is_empty:
             return Turn(text="Your profile is empty: tell me what you like (*I like #2*).", profile=profile)
-        liked = ", ".join(_name(i) for i in profile["liked"]) or "nothing"
+        liked = names(profile.liked, as_markdown) or "nothing"
         return Turn(text=f"You liked: {liked}. {_profile_line(profile)}", profile=profile)
 
     def _reset(self, c: Conversation, intent: Intent) -> Turn:
         c.clear()
         profile = self.tools.show_profile(c.user_id)
-        kept = len(profile["liked"]) + len(profile["disliked"])
+        kept = len(profile.liked) + len(profile.disliked)
         note = f" Your {kept} ratings are kept; say *reset my profile* to forget them." if kept else ""
         return Turn(text=f"Starting over: search, filters and results cleared.{note}", results=[])
 
     def _reset_profile(self, c: Conversation, intent: Intent) -> Turn:
-        removed = self.tools.reset_profile(c.user_id)["removed"]
+        removed = self.tools.reset_profile(c.user_id).removed
         return Turn(
             text=f"Your profile is reset: {removed} ratings forgotten.", profile=self.tools.show_profile(c.user_id)
         )

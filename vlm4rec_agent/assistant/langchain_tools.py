@@ -7,7 +7,8 @@ profile, whatever it is told.
 
 Every result reaches the model as JSON inside an envelope that says it is data: catalog text
 and VLM descriptions are written by others and may contain instructions, which the model must
-not follow (the system prompt says so too).
+not follow (the system prompt says so too). The typed result itself rides along as the tool
+message's artifact, so the app shows results without reading them back from JSON.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from langchain_core.tools import StructuredTool, ToolException
 from langchain_core.utils.pydantic import get_fields
-from pydantic import ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from ..errors import Vlm4recError
 from ..tools import ShopTools
@@ -29,8 +30,9 @@ DATA_NOTE = (
 )
 
 
-def envelope(result: dict[str, Any]) -> str:
-    return json.dumps({"note": DATA_NOTE, "data": result}, ensure_ascii=False, default=str)
+def envelope(result: BaseModel) -> str:
+    """A tool's result as the model reads it: JSON, inside a note saying that it is data."""
+    return json.dumps({"note": DATA_NOTE, "data": result.model_dump(mode="json")}, ensure_ascii=False)
 
 
 def _argument_problems(bound: dict[str, Any]) -> Callable[[ValidationError], str]:
@@ -51,12 +53,13 @@ def _argument_problems(bound: dict[str, Any]) -> Callable[[ValidationError], str
     return explain
 
 
-def _runner(function: Callable[..., dict], bound: dict[str, Any]) -> Callable[..., str]:
-    def run(**arguments: Any) -> str:
+def _runner(function: Callable[..., BaseModel], bound: dict[str, Any]) -> Callable[..., tuple[str, BaseModel]]:
+    def run(**arguments: Any) -> tuple[str, BaseModel]:
         try:
-            return envelope(function(**arguments, **bound))
+            result = function(**arguments, **bound)
         except Vlm4recError as error:
             raise ToolException(str(error)) from None
+        return envelope(result), result
 
     return run
 
@@ -74,7 +77,7 @@ class _CheckedTool(StructuredTool):
         return super()._to_args_and_kwargs(tool_input, tool_call_id)
 
 
-def _tool(function: Callable[..., dict], bound: dict[str, Any]) -> StructuredTool:
+def _tool(function: Callable[..., BaseModel], bound: dict[str, Any]) -> StructuredTool:
     described = StructuredTool.from_function(function, parse_docstring=True, error_on_invalid_docstring=False)
     schema = described.args_schema
     fields = {name: (f.annotation, f) for name, f in schema.model_fields.items() if name not in bound}
@@ -86,6 +89,7 @@ def _tool(function: Callable[..., dict], bound: dict[str, Any]) -> StructuredToo
         description=described.description,
         args_schema=args_schema,
         func=_runner(function, bound),
+        response_format="content_and_artifact",
         handle_tool_error=True,
         handle_validation_error=_argument_problems(bound),
     )

@@ -9,7 +9,6 @@ token by token; results shown by the last tool call go to the gallery.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from importlib import resources
@@ -18,6 +17,7 @@ from typing import Any
 from ..errors import ConfigurationError, Vlm4recError
 from ..settings import Settings
 from ..tools import ShopTools
+from ..views import ProfileView, ResultPage
 from .conversation import Conversation, Turn, shopper_text
 from .langchain_tools import session_tools
 
@@ -64,13 +64,6 @@ def _trim(messages: list[Any]) -> list[Any]:
     return recent[-1:]
 
 
-def _tool_data(content: Any) -> dict[str, Any] | None:
-    try:
-        return json.loads(content)["data"]
-    except (TypeError, ValueError, KeyError):
-        return None
-
-
 class LlmAssistant:
     name = "llm"
 
@@ -109,13 +102,12 @@ class LlmAssistant:
             if isinstance(chunk, AIMessageChunk) and isinstance(chunk.content, str) and chunk.content:
                 answer += chunk.content
                 yield Turn(text=answer, results=results, profile=profile, intent="llm")
-            elif isinstance(chunk, ToolMessage):
-                data = _tool_data(chunk.content)
-                if isinstance(data, dict) and "results" in data:
-                    results = data["results"]
+            elif isinstance(chunk, ToolMessage):  # the typed result rides along as the artifact
+                if isinstance(chunk.artifact, ResultPage):
+                    results = chunk.artifact.results
                     conversation.results, conversation.selected = results, None
-                if isinstance(data, dict) and "liked" in data:
-                    profile = data
+                elif isinstance(chunk.artifact, ProfileView):
+                    profile = chunk.artifact
         if final is not None:
             conversation.messages = list(final)
         yield Turn(text=answer or "(the model gave no answer)", results=results, profile=profile, intent="llm")

@@ -1,7 +1,20 @@
-"""Storage in Chroma: the catalog's vectors and attributes, and shoppers' ratings."""
+"""Storage: the catalog index (vectors and records, in Chroma) and shoppers' ratings, each behind a protocol."""
 
-from .catalog_store import Candidate, CatalogStore, Neighbour
+from .catalog_index import Candidate, CatalogIndex, Filters, Neighbour
+from .chroma_index import ChromaCatalogIndex
 from .client import open_client
-from .ratings import Profile, RatingStore, validate_user_id
+from .protocols import Profile, RatingStore
+from .ratings import ChromaRatingStore, validate_user_id
 
-__all__ = ["Candidate", "CatalogStore", "Neighbour", "Profile", "RatingStore", "open_client", "validate_user_id"]
+__all__ = [
+    "Candidate",
+    "CatalogIndex",
+    "ChromaCatalogIndex",
+    "ChromaRatingStore",
+    "Filters",
+    "Neighbour",
+    "Profile",
+    "RatingStore",
+    "open_client",
+    "validate_user_id",
+]

@@ -114,6 +114,9 @@ class GuardedCollection:
     def upsert(self, **kwargs: Any) -> None:
         call_store(self.location, self._collection.upsert, **kwargs)
 
+    def update(self, **kwargs: Any) -> None:
+        call_store(self.location, self._collection.update, **kwargs)
+
     def delete(self, **kwargs: Any) -> None:
         call_store(self.location, self._collection.delete, **kwargs)
 

@@ -39,12 +39,12 @@ def validate_user_id(user: str | None) -> str:
     return cleaned
 
 
-class RatingStore:
+class ChromaRatingStore:
     def __init__(self, collection: GuardedCollection):
         self._collection = collection
 
     @classmethod
-    def open(cls, client: chromadb.ClientAPI, catalog_name: str) -> RatingStore:
+    def open(cls, client: chromadb.ClientAPI, catalog_name: str) -> ChromaRatingStore:
         location = store_location(client)
         name = f"{catalog_name}__ratings"
         collection = call_store(location, client.get_or_create_collection, name, embedding_function=None)

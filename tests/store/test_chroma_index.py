@@ -4,7 +4,8 @@ import pytest
 from vlm4rec_agent.errors import StoreError
 from vlm4rec_agent.grounding.schema import Attributes, GroundingRecord
 from vlm4rec_agent.items import StoredItem
-from vlm4rec_agent.store import CatalogStore, open_client
+from vlm4rec_agent.store import CatalogIndex, ChromaCatalogIndex, Filters, open_client
+from vlm4rec_agent.store.chroma_index import where_clause
 
 
 def item(item_id, **attributes):
@@ -20,7 +21,7 @@ def unit(*values):
 
 @pytest.fixture
 def store(settings):
-    return CatalogStore.open(open_client(settings), "catalog", "enc", dim=3)
+    return ChromaCatalogIndex.open(open_client(settings), "catalog", "enc", dim=3)
 
 
 @pytest.fixture
@@ -31,12 +32,16 @@ def filled(store):
         item("red-lamp", category="lamp", colors=["red"]),
     ]
     vectors = np.stack([unit(1, 0, 0), unit(1, 1, 0), unit(0, 0, 1)])
-    store.upsert(items, vectors, ["d1", "d2", "d3"])
+    store.upsert(items, vectors, ["d1", "d2", "d3"], source="/catalogs/a.jsonl")
     return store
 
 
+def test_the_chroma_index_is_a_catalog_index(store):
+    assert isinstance(store, CatalogIndex)
+
+
 def test_open_without_dim_does_not_create(settings):
-    assert CatalogStore.open(open_client(settings), "nothing", "enc") is None
+    assert ChromaCatalogIndex.open(open_client(settings), "nothing", "enc") is None
 
 
 def test_upsert_is_idempotent_and_round_trips_the_record(filled):
@@ -49,8 +54,8 @@ def test_upsert_is_idempotent_and_round_trips_the_record(filled):
     assert got["red-dress"].item == again
     assert got["red-dress"].vector == pytest.approx(unit(1, 0, 0))
     assert filled.hashes(["red-dress", "blue-dress", "missing"]) == {
-        "red-dress": "h-red-dress",
-        "blue-dress": "h-blue-dress",
+        "red-dress": ("h-red-dress", ""),  # upserted again without a source
+        "blue-dress": ("h-blue-dress", "/catalogs/a.jsonl"),
     }
 
 
@@ -62,12 +67,33 @@ def test_query_returns_cosine_similarity_nearest_first(filled):
 
 
 def test_filters_on_category_and_colour(filled):
-    [row] = filled.query(unit(1, 0, 0)[None, :], 3, where={"colors": {"$contains": "red"}})
+    [row] = filled.query(unit(1, 0, 0)[None, :], 3, Filters(colors=["Red "]))
     assert [n.item.id for n in row] == ["red-dress", "red-lamp"]
-    [row] = filled.query(
-        unit(1, 0, 0)[None, :], 3, where={"$and": [{"category": "dress"}, {"colors": {"$contains": "white"}}]}
-    )
+    [row] = filled.query(unit(1, 0, 0)[None, :], 3, Filters(category="dress", colors=["white"]))
     assert [n.item.id for n in row] == ["blue-dress"]
+
+
+def test_the_projects_filters_become_chromas_where_clause_only_here():
+    assert where_clause(None) is None and where_clause(Filters()) is None
+    assert where_clause(Filters(category=" Lamp")) == {"category": "lamp"}
+    assert where_clause(Filters(category="dress", colors=["red", "red", " "])) == {
+        "$and": [{"category": "dress"}, {"colors": {"$contains": "red"}}]
+    }
+    assert Filters.of("", []) is None and Filters.of(None, "Blue") == Filters(colors=["blue"])
+
+
+def test_sources_are_recorded_and_moved_without_rewriting_items(filled):
+    assert sorted(filled.ids_from("/catalogs/a.jsonl")) == ["blue-dress", "red-dress", "red-lamp"]
+    before = filled.get(["red-lamp"], with_vectors=True)["red-lamp"]
+    filled.set_source(["red-lamp"], "/catalogs/b.jsonl")
+    after = filled.get(["red-lamp"], with_vectors=True)["red-lamp"]
+    assert after.item == before.item and after.vector == pytest.approx(before.vector)
+    assert filled.ids_from("/catalogs/b.jsonl") == ["red-lamp"]
+    assert filled.count_without_source() == 0
+    filled.upsert([item("no-file")], unit(0, 1, 1)[None, :], ["d"])  # stored without a catalog file
+    assert filled.count_without_source() == 1
+    filled._collection.add(ids=["legacy"], embeddings=unit(0, 1, 0)[None, :], metadatas=[{"title": "old"}])
+    assert filled.count_without_source() == 2  # as stored before sources were recorded: no source key
 
 
 def test_large_writes_are_split_into_chromas_batches(store):
@@ -83,34 +109,34 @@ def test_large_writes_are_split_into_chromas_batches(store):
 
 def test_a_store_built_with_another_encoder_is_refused(filled, settings):
     with pytest.raises(StoreError, match="built with the encoder 'enc'.*VLM4REC_ENCODER=enc"):
-        CatalogStore.open(open_client(settings), "catalog", "other-encoder")
+        ChromaCatalogIndex.open(open_client(settings), "catalog", "other-encoder")
 
 
 def test_data_persists_across_clients(filled, settings):
     import chromadb
 
-    reopened = CatalogStore.open(open_client(settings), "catalog", "enc")
+    reopened = ChromaCatalogIndex.open(open_client(settings), "catalog", "enc")
     assert reopened.count() == 3 and reopened.dim == 3
     assert isinstance(open_client(settings), chromadb.ClientAPI)
 
 
 def test_filters_answer_from_memoised_allowed_ids_and_survive_stale_ones(settings, filled):
     query = unit(1, 0, 0)[None, :]
-    red = {"colors": {"$contains": "red"}}
-    first = [c.id for c in filled.nearest(query, 3, where=red)[0]]
+    red = Filters(colors=["red"])
+    first = [c.id for c in filled.nearest(query, 3, red)[0]]
     assert first == ["red-dress", "red-lamp"] and len(filled._allowed._values) == 1
-    assert filled.nearest(query, 3, where={"category": "sofa"}) == [[]]  # nothing allowed: no search
+    assert filled.nearest(query, 3, Filters(category="sofa")) == [[]]  # nothing allowed: no search
     # Another process (here: another store object) deletes an allowed item; our memo is stale.
-    CatalogStore.open(open_client(settings), "catalog", "enc").delete(["red-lamp"])
-    assert [c.id for c in filled.nearest(query, 3, where=red)[0]] == ["red-dress"]
+    ChromaCatalogIndex.open(open_client(settings), "catalog", "enc").delete(["red-lamp"])
+    assert [c.id for c in filled.nearest(query, 3, red)[0]] == ["red-dress"]
     # A write through this object changes its generation: new items are seen at once.
     filled.upsert([item("red-sofa", category="sofa", colors=["red"])], unit(0, 1, 0)[None, :], ["d4"])
-    assert [n.item.id for n in filled.query(query, 3, where={"category": "sofa"})[0]] == ["red-sofa"]
+    assert [n.item.id for n in filled.query(query, 3, Filters(category="sofa"))[0]] == ["red-sofa"]
 
 
 def test_filters_allowing_many_items_use_chromas_own_filter(filled, monkeypatch):
-    import vlm4rec_agent.store.catalog_store as module
+    import vlm4rec_agent.store.chroma_index as module
 
     monkeypatch.setattr(module, "ID_FILTER_LIMIT", 1)
-    [row] = filled.query(unit(1, 0, 0)[None, :], 3, where={"colors": {"$contains": "red"}})
+    [row] = filled.query(unit(1, 0, 0)[None, :], 3, Filters(colors=["red"]))
     assert [n.item.id for n in row] == ["red-dress", "red-lamp"]

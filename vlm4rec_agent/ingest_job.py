@@ -1,7 +1,9 @@
-"""Ingest a catalog in the background while the app already answers.
+"""An ingest in the background, owned by the engine: the app answers while the catalog goes in.
 
 Items become searchable as each group is stored, so a shopper can start within seconds of the
 page opening; the page shows the progress. A catalog ingested before is skipped in a moment.
+:meth:`IngestJob.cancel` (the engine calls it when it closes) stops the ingest after the batch
+in hand; what was stored is kept, and the next ingest goes on from there.
 """
 
 from __future__ import annotations
@@ -9,15 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..engine import Engine
-from ..errors import Vlm4recError
-from ..ingest import IngestReport
+from .errors import EngineClosed, Vlm4recError
+from .ingest import IngestReport
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 log = logging.getLogger(__name__)
 
 
-class CatalogLoader:
+class IngestJob:
     def __init__(self, engine: Engine, source: str | Path, limit: int | None = None):
         self.engine = engine
         self.source = Path(source)
@@ -26,13 +31,20 @@ class CatalogLoader:
         self.total = 0
         self.report: IngestReport | None = None
         self.error: str | None = None
-        self._thread = threading.Thread(target=self._run, name="catalog-ingest", daemon=True)
+        self._cancel = threading.Event()
+        # A daemon: a process that is stopping does not wait for a photo being grounded (the
+        # engine waits for any write in progress before it closes, and admits none after).
+        self._thread = threading.Thread(target=self._run, name="vlm4rec-ingest", daemon=True)
 
-    def start(self) -> CatalogLoader:
+    def start(self) -> IngestJob:
         self._thread.start()
         return self
 
+    def cancel(self) -> None:
+        self._cancel.set()
+
     def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the ingest to end; True when it has."""
         self._thread.join(timeout)
         return not self.running
 
@@ -45,8 +57,12 @@ class CatalogLoader:
 
     def _run(self) -> None:
         try:
-            self.report = self.engine.ingest(self.source, limit=self.limit, progress=self._progress)
+            self.report = self.engine.ingest(
+                self.source, limit=self.limit, progress=self._progress, cancel=self._cancel
+            )
             log.info("%s", self.report.summary())
+        except EngineClosed:
+            log.info("ingest of %s stopped: the engine closed", self.source)
         except Vlm4recError as error:
             self.error = str(error)
             log.error("could not ingest %s: %s", self.source, error)
