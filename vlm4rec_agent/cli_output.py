@@ -90,6 +90,11 @@ def ingest_text(report: IngestReport) -> str:
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items() if k != "total")
         lines.append(f"time by stage: {stages}")
     lines += [f"note: {p}" for p in report.notes]
+    if report.unattributed:
+        lines.append(
+            f"note: {report.unattributed} stored items were not pruned: no catalog file is recorded for them "
+            "(ingest their catalog once, then --prune can tell)"
+        )
     if report.skipped:
         lines.append(f"skipped {len(report.skipped)}:")
         lines += [f"  {p}" for p in report.skipped[:MAX_PROBLEMS_SHOWN]]
@@ -106,6 +111,8 @@ def ingest_data(report: IngestReport) -> dict[str, Any]:
         "updated": report.updated,
         "unchanged": report.unchanged,
         "fallback": report.fallback,
+        "pruned": report.pruned,
+        "cancelled": report.cancelled,
         "skipped": [{"where": p.where, "item_id": p.item_id, "reason": p.reason} for p in report.skipped],
         "notes": [{"where": p.where, "reason": p.reason} for p in report.notes],
         "seconds": report.seconds,

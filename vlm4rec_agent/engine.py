@@ -162,6 +162,8 @@ class Engine:
         return ChromaRatingStore.open(self.client, self.settings.collection)
 
     def _existing_catalog(self) -> CatalogIndex | None:
+        if self._gate.closed:
+            raise EngineClosed("the engine is closed; its catalog is no longer available")
         if self._index is not None:
             return self._index
         client = self.client  # outside the index lock: opening a server's client is a network call
