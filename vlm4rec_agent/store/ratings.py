@@ -14,29 +14,11 @@ from typing import Literal
 
 import chromadb
 
-from ..errors import InvalidInputError
+from ..text_input import validate_user_id  # noqa: F401 (imported from here before)
 from .connection import GuardedCollection, call_store, store_location
 from .protocols import Profile
 
-MAX_USER_ID_LENGTH = 128
-_USER_HINT = f"give a plain name of up to {MAX_USER_ID_LENGTH} characters (e.g. --user ann)"
 _PLACEHOLDER = [[0.0]]
-
-
-def validate_user_id(user: str | None) -> str:
-    """Return a usable user id (surrounding spaces removed) or raise a clear error."""
-    if user is not None and not isinstance(user, str):
-        raise InvalidInputError(f"the user id must be text, not {type(user).__name__}", _USER_HINT)
-    cleaned = (user or "").strip()
-    if not cleaned:
-        raise InvalidInputError("the user id is empty", _USER_HINT)
-    if len(cleaned) > MAX_USER_ID_LENGTH:
-        raise InvalidInputError(
-            f"the user id is {len(cleaned):,} characters long; the limit is {MAX_USER_ID_LENGTH}", _USER_HINT
-        )
-    if not cleaned.isprintable():
-        raise InvalidInputError("the user id contains control or invisible characters", _USER_HINT)
-    return cleaned
 
 
 class RatingStore:
