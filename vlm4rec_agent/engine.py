@@ -26,7 +26,7 @@ from .items import Item, StoredItem, file_sha256
 from .retrieval import Filters, Result, Retriever, attributes_in_common
 from .scoring import Scorer, make_scorer
 from .settings import Settings
-from .store import CatalogStore, Profile, RatingStore, open_client, validate_user_id
+from .store import CatalogStore, Profile, RatingStore, open_client, open_rating_store, validate_user_id
 from .text_input import validate_item_id
 
 ImageSource = str | Path | bytes | Image.Image
@@ -128,9 +128,10 @@ class Engine:
 
     @property
     def ratings(self) -> RatingStore:
+        """Likes and dislikes in SQL; on first open, any that an earlier version kept in Chroma are moved in."""
         with self._lock:
             if self._ratings is None:
-                self._ratings = RatingStore.open(self.client, self.settings.collection)
+                self._ratings = open_rating_store(self.settings, lambda: self.client)
             return self._ratings
 
     @property
@@ -263,7 +264,7 @@ class Engine:
         ratings = self.ratings
         return Stats(
             items=store.count() if store else 0,
-            users=len(ratings.users()),
+            users=ratings.count_users(),
             ratings=ratings.count(),
             collection=self.settings.collection,
             store=self.settings.store_location,
