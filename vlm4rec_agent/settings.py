@@ -52,6 +52,7 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the database that keeps likes and dislikes, e.g. "
         "`postgresql+psycopg://USER:PASSWORD@HOST/DB` to share shoppers between machines; unset means the SQLite "
         "file HOME/ratings.sqlite.",
+        repr=False,  # it may hold a password; JSON dumps show it without (below)
     )
     grounder: str = Field(
         "basic",

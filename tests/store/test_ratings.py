@@ -218,3 +218,4 @@ def test_settings_show_the_ratings_url_without_its_password():
     settings = Settings(ratings_url="postgresql+psycopg://ann:s3cret@db.internal:5432/shop")
     assert settings.model_dump(mode="json")["ratings_url"] == "postgresql+psycopg://ann:***@db.internal:5432/shop"
     assert settings.ratings_database_url == "postgresql+psycopg://ann:s3cret@db.internal:5432/shop"
+    assert "s3cret" not in repr(settings)
