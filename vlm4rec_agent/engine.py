@@ -40,10 +40,10 @@ from .settings import Settings
 from .store import (
     CatalogIndex,
     ChromaCatalogIndex,
-    ChromaRatingStore,
     Filters,
     RatingStore,
     open_client,
+    open_rating_store,
     validate_user_id,
 )
 from .text_input import validate_item_id
@@ -159,7 +159,8 @@ class Engine:
         return self._ratings.get()
 
     def _open_ratings(self) -> RatingStore:
-        return ChromaRatingStore.open(self.client, self.settings.collection)
+        """Likes and dislikes in SQL; on first open, any that an earlier version kept in Chroma are moved in."""
+        return open_rating_store(self.settings, lambda: self.client)
 
     def _existing_catalog(self) -> CatalogIndex | None:
         if self._gate.closed:
@@ -405,7 +406,7 @@ class Engine:
         ratings = self.ratings
         return Stats(
             items=store.count() if store else 0,
-            users=len(ratings.users()),
+            users=ratings.count_users(),
             ratings=ratings.count(),
             collection=self.settings.collection,
             store=self.settings.store_location,

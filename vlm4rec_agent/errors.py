@@ -31,7 +31,8 @@ class ConfigurationError(Vlm4recError):
 
 
 class StoreError(Vlm4recError):
-    """The vector store is unreachable, or was built by an incompatible encoder."""
+    """A store cannot be used: the vector store or the ratings database is unreachable, or the
+    vector store was built by an incompatible encoder."""
 
 
 class EngineClosed(Vlm4recError):

@@ -9,10 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "VLM4REC_"
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit to show: its password replaced by ``***`` (nothing of it when it cannot be read)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(not a database URL)"
 
 
 def default_home() -> Path:
@@ -24,7 +34,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(
         default_factory=default_home,
-        description="Folder for the embedded Chroma store and caches.",
+        description="Folder for the embedded Chroma store, the ratings file (ratings.sqlite) and caches.",
     )
     collection: str = Field(
         "catalog",
@@ -37,6 +47,13 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
     chroma_ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server.")
     chroma_token: SecretStr | None = Field(None, description="Bearer token for a Chroma server that requires one.")
+    ratings_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the database that keeps likes and dislikes, e.g. "
+        "`postgresql+psycopg://USER:PASSWORD@HOST/DB` to share shoppers between machines; unset means the SQLite "
+        "file HOME/ratings.sqlite.",
+        repr=False,  # it may hold a password; JSON dumps show it without (below)
+    )
     grounder: str = Field(
         "basic",
         description="Which grounder describes images: `basic` (offline, no VLM), `transformers` (a local VLM) "
@@ -134,6 +151,10 @@ class Settings(BaseSettings):
         120_000_000, ge=1, description="Images with more pixels than this are refused (decompression-bomb guard)."
     )
 
+    @field_serializer("ratings_url", when_used="json")
+    def _ratings_url_without_password(self, value: str | None) -> str | None:
+        return None if value is None else safe_url(value)
+
     @field_validator("home", mode="after")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
@@ -167,6 +188,15 @@ class Settings(BaseSettings):
             scheme = "https" if self.chroma_ssl else "http"
             return f"{scheme}://{self.chroma_host}:{self.chroma_port}"
         return str(self.chroma_path)
+
+    @property
+    def ratings_path(self) -> Path:
+        return self.home / "ratings.sqlite"
+
+    @property
+    def ratings_database_url(self) -> str:
+        """The ratings database in effect: ``ratings_url``, or the SQLite file under HOME."""
+        return self.ratings_url or f"sqlite:///{self.ratings_path.as_posix()}"
 
 
 def documented_settings() -> list[tuple[str, str, str]]:

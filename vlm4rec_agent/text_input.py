@@ -1,4 +1,4 @@
-"""Text that people and programs send in: queries, chat messages and item ids, checked and cleaned.
+"""Text that people and programs send in: queries, chat messages, item and user ids, checked and cleaned.
 
 Terminal escapes and control characters are removed (they would reach the encoder and be echoed
 back), emoji and right-to-left scripts are kept, and text past a limit is refused with the limit
@@ -20,6 +20,8 @@ MAX_QUERY_CHARS = 2000
 _TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _KEPT_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiners: part of emoji and of Persian words
 _QUERY_HINT = 'say what you are looking for, e.g. "white bedside lamp"'
+MAX_USER_ID_LENGTH = 128
+_USER_HINT = f"give a plain name of up to {MAX_USER_ID_LENGTH} characters (e.g. --user ann)"
 
 
 def clean_text(text: str | None) -> str:
@@ -84,3 +86,19 @@ def validate_item_id(item_id: str | None) -> str:
     if not item_id.isprintable():
         raise InvalidInputError("the item id contains control characters, which no catalog id has", hint)
     return item_id
+
+
+def validate_user_id(user: str | None) -> str:
+    """Return a usable user id (surrounding spaces removed) or raise a clear error."""
+    if user is not None and not isinstance(user, str):
+        raise InvalidInputError(f"the user id must be text, not {type(user).__name__}", _USER_HINT)
+    cleaned = (user or "").strip()
+    if not cleaned:
+        raise InvalidInputError("the user id is empty", _USER_HINT)
+    if len(cleaned) > MAX_USER_ID_LENGTH:
+        raise InvalidInputError(
+            f"the user id is {len(cleaned):,} characters long; the limit is {MAX_USER_ID_LENGTH}", _USER_HINT
+        )
+    if not cleaned.isprintable():
+        raise InvalidInputError("the user id contains control or invisible characters", _USER_HINT)
+    return cleaned

@@ -57,10 +57,9 @@ def check_store(engine: Engine, expected_ids: set[str] | None = None) -> dict[st
     return records
 
 
-def ratings_snapshot(engine: Engine) -> dict[str, tuple[str, str, int]]:
-    """Every rating as stored: record id -> (user, item, value)."""
-    raw = engine.ratings._collection.get(include=["metadatas"])
-    return {i: (m["user"], m["item"], m["value"]) for i, m in zip(raw["ids"], raw["metadatas"])}
+def ratings_snapshot(engine: Engine) -> dict[tuple[str, str], tuple[int, float]]:
+    """Every rating as stored in SQL: (user, item) -> (value, time)."""
+    return {(r.user, r.item): (r.value, r.at) for r in engine.ratings.all_ratings()}
 
 
 @pytest.fixture

@@ -221,5 +221,5 @@ def test_a_vector_index_torn_by_a_kill_is_a_clear_error_and_the_next_ingest_rebu
     report = engine.ingest(small_catalog)
     assert report.rebuilt and report.added == 10 and "rebuilt" in report.summary(), report.summary()
     check_store(engine, {json.loads(line)["id"] for line in small_catalog.read_text().splitlines()})
-    assert engine.ratings.profile("ann") == likes  # likes live in their own collection: untouched
+    assert engine.ratings.profile("ann") == likes  # likes live in SQL, apart from Chroma: untouched
     assert engine.search("oak chair", k=1)[0].item.id == "oak-chair"

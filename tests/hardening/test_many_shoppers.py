@@ -178,9 +178,11 @@ def test_the_store_holds_exactly_the_catalog_and_every_rating_made(shop, visits,
     _, _, app = shop
     done = visits
     check_store(app.engine, set(catalog_ids))
-    guests = app.engine.ratings.users() - {v.user for v in done}  # the browser tabs above: one like each
+    users = {r.user for r in app.engine.ratings.all_ratings()}
+    guests = users - {v.user for v in done}  # the browser tabs above: one like each
     assert all(g.startswith("guest-") and len(app.engine.ratings.profile(g).rated) == 1 for g in guests), guests
     assert app.engine.ratings.count() == sum(len(v.rated) for v in done) + len(guests)
+    assert app.engine.ratings.count_users() == len(users)
     for visit in done:
         profile = app.engine.profile(visit.user)
         assert {i.id for i in profile.liked} == visit.liked and {i.id for i in profile.disliked} == visit.disliked

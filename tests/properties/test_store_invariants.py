@@ -1,7 +1,9 @@
-"""Property-based tests of the store's invariants, against the real (embedded) Chroma.
+"""Property-based tests of the stores' invariants, against the real SQLite rating store and the
+real (embedded) Chroma catalog.
 
 A model written in plain Python says what the ratings should be after any sequence of likes,
-dislikes, forgets and resets; the catalog's upserts must be idempotent whatever the order.
+dislikes, forgets and resets, and what every query made of them returns; the catalog's upserts
+must be idempotent whatever the order.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 from vlm4rec_agent.grounding.schema import Attributes, GroundingRecord
 from vlm4rec_agent.items import StoredItem
 from vlm4rec_agent.settings import Settings
-from vlm4rec_agent.store import ChromaCatalogIndex, ChromaRatingStore, open_client
+from vlm4rec_agent.store import ChromaCatalogIndex, SqlRatingStore, open_client
 
 USERS = ["ann", "bob", "ünïcødé ✓"]
 ITEMS = ["a", "b", "c", "d"]
@@ -31,10 +33,15 @@ def client(tmp_path_factory):
     return open_client(Settings(home=tmp_path_factory.mktemp("properties")))
 
 
+@pytest.fixture(scope="module")
+def ratings_url(tmp_path_factory):
+    return f"sqlite:///{(tmp_path_factory.mktemp('ratings') / 'ratings.sqlite').as_posix()}"
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.lists(operation, max_size=25))
-def test_ratings_match_a_simple_model_after_any_sequence(client, operations):
-    store = ChromaRatingStore.open(client, f"c{uuid.uuid4().hex}")
+def test_ratings_match_a_simple_model_after_any_sequence(ratings_url, operations):
+    store = SqlRatingStore.open(ratings_url, f"c{uuid.uuid4().hex}")  # a new catalog in the same database
     model: dict[str, dict[str, int]] = {user: {} for user in USERS}  # insertion order = rating order
     for action, user, item in operations:
         if action == "reset":
@@ -53,6 +60,14 @@ def test_ratings_match_a_simple_model_after_any_sequence(client, operations):
         assert profile.disliked == [i for i, v in model[user].items() if v < 0]
         assert set(profile.liked).isdisjoint(profile.disliked)  # never both
     assert store.count() == sum(len(m) for m in model.values())
+    assert store.count_users() == sum(1 for m in model.values() if m)
+    assert list(store.likes()) == [(u, i) for u in sorted(USERS) for i, v in model[u].items() if v > 0]
+    liked_by = {item: {u for u in USERS if model[u].get(item) == 1} for item in ITEMS}
+    together = {
+        item: {other: len(liked_by[item] & liked_by[other]) for other in ITEMS if other != item} for item in ITEMS
+    }
+    assert store.liked_together(ITEMS) == {i: {o: n for o, n in together[i].items() if n} for i in ITEMS}
+    store.close()
 
 
 def _item(item_id: str, version: int) -> StoredItem:

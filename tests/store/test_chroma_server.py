@@ -34,7 +34,8 @@ def test_engine_on_a_chroma_server(chroma_server, tmp_path, small_catalog, encod
     assert engine.search("red summer dress", k=3)[0].item.id == "red-dress"
     engine.like("alice", "oak-table")
 
-    # A second engine (another process would do the same) sees the catalog and the like.
+    # A second engine (another process would do the same) sees the catalog and the like: the
+    # catalog from the server, the like from the ratings database (here the same HOME's SQLite file).
     other = Engine(settings, encoder=encoder, grounder=grounder)
     assert other.stats().items == 10 and other.stats().users == 1
     recommended = [r.item.id for r in other.recommend("alice", k=3)]
@@ -55,9 +56,11 @@ def test_two_processes_share_one_catalog_and_its_likes(
     import json
     import os
 
-    settings = Settings(
-        home=tmp_path / "a", chroma_host="127.0.0.1", chroma_port=chroma_server, model_cache=model_cache
-    )
+    # Each process has its own HOME; the catalog is on the Chroma server, and shoppers are shared
+    # through one ratings database (a SQLite file serves processes of one machine).
+    shoppers = f"sqlite:///{(tmp_path / 'shoppers.sqlite').as_posix()}"
+    settings = Settings(home=tmp_path / "a", chroma_host="127.0.0.1", chroma_port=chroma_server,
+                        model_cache=model_cache, ratings_url=shoppers)  # fmt: skip
     engine = Engine(settings, encoder=encoder, grounder=grounder)
     assert engine.ingest(small_catalog).added == 10
     env = {
@@ -66,6 +69,7 @@ def test_two_processes_share_one_catalog_and_its_likes(
         "VLM4REC_MODEL_CACHE": str(model_cache),
         "VLM4REC_CHROMA_HOST": "127.0.0.1",
         "VLM4REC_CHROMA_PORT": str(chroma_server),
+        "VLM4REC_RATINGS_URL": shoppers,
     }
 
     def other_process(*args):
@@ -79,4 +83,6 @@ def test_two_processes_share_one_catalog_and_its_likes(
     engine.like("bob", "oak-table")
     picks = json.loads(other_process("recommend", "--user", "bob", "--json"))
     assert {"grey-sofa", "oak-table"}.isdisjoint(p["id"] for p in picks)  # both likes count there
-    assert json.loads(other_process("stats", "--json"))["items"] == 10
+    stats = json.loads(other_process("stats", "--json"))
+    assert (stats["items"], stats["users"], stats["ratings"]) == (10, 1, 2)
+    assert not (tmp_path / "a" / "ratings.sqlite").exists() and not (tmp_path / "b" / "ratings.sqlite").exists()

@@ -51,8 +51,8 @@ def unreachable(location: str, error: Exception) -> StoreError:
     port = location.rsplit(":", 1)[-1] if location.startswith("http") else "PORT"
     return StoreError(
         f"cannot reach the Chroma server at {location} ({type(error).__name__}: {error})",
-        f"start it with `chroma run --path DIR --port {port}` (the folder it used before keeps every item and "
-        "like), then try again: repeating the last action is safe; or unset VLM4REC_CHROMA_HOST to use the "
+        f"start it with `chroma run --path DIR --port {port}` (the folder it used before keeps every item; "
+        "likes are in the ratings database), then try again: repeating the last action is safe; or unset VLM4REC_CHROMA_HOST to use the "
         "embedded store",
     )
 
