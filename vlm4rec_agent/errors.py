@@ -32,3 +32,11 @@ class ConfigurationError(Vlm4recError):
 
 class StoreError(Vlm4recError):
     """The vector store is unreachable, or was built by an incompatible encoder."""
+
+
+class MissingExtraError(ConfigurationError, ModuleNotFoundError):
+    """A face whose optional dependencies are not installed; the hint names the extra that installs them.
+
+    Also a ``ModuleNotFoundError``, so that code probing for an optional part with
+    ``except ImportError`` goes on working.
+    """

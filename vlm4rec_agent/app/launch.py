@@ -1,4 +1,8 @@
-"""Start the app: ``python app.py`` or ``vlm4rec serve`` (the same options)."""
+"""Start the app: ``python app.py`` or ``vlm4rec serve`` (the same options).
+
+Gradio is imported when the app starts, not with this module, so that both faces can say in one
+line that the ``[app]`` extra is missing.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,19 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-
-import gradio as gr
+from typing import TYPE_CHECKING
 
 from ..command_errors import run_reporting_errors
 from ..engine import Engine
 from ..errors import Vlm4recError
+from ..extras import require
 from ..settings import Settings
 from .catalog_loader import CatalogLoader
 from .handlers import ShopApp
 from .options import add_arguments, settings_from
-from .ui import build_app
+
+if TYPE_CHECKING:
+    import gradio as gr
 
 log = logging.getLogger(__name__)
 CONCURRENCY_LIMIT = 8  # requests of one kind (one event) served at once; the rest wait in Gradio's queue
@@ -43,11 +49,16 @@ def serve(
 
     ``concurrency_limit`` is how many requests of one kind run at once (the rest queue).
     """
+    require("app", "the app")
+    from .ui import build_app
+
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", ANALYTICS_EVERY)  # read when the queue is made
     engine = Engine(settings)
-    loader = CatalogLoader(engine, settings.app_catalog, limit=limit).start() if settings.app_catalog else None
+    loader = CatalogLoader(engine, settings.app_catalog, limit=limit) if settings.app_catalog else None
+    app = ShopApp(engine, settings, loader=loader)  # a setting it refuses stops the start before any background work
+    if loader is not None:
+        loader.start()
     threading.Thread(target=_warm_up, args=(engine,), daemon=True).start()
-    app = ShopApp(engine, settings, loader=loader)
     demo = build_app(app)
     demo.queue(default_concurrency_limit=concurrency_limit)
     demo.launch(
