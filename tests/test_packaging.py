@@ -124,7 +124,18 @@ def test_the_core_requires_no_face_and_each_extra_brings_its_own(wheel):
 def test_the_installed_wheel_runs_its_command_and_finds_its_tools_and_prompts(wheel, tmp_path):
     target = tmp_path / "installed"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile", "--target", str(target), str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-compile",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
