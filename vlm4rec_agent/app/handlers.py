@@ -23,6 +23,7 @@ from ..assistant.conversation import plain_markdown
 from ..engine import Engine
 from ..errors import Vlm4recError
 from ..grounding.schema import CITABLE_FIELDS, FIELD_LABELS, Attributes
+from ..grounding.vlm import FallbackGrounder
 from ..images import open_image
 from ..settings import Settings
 from ..store import validate_user_id
@@ -97,12 +98,16 @@ class ShopApp:
         assistant: Assistant | None = None,
         loader: CatalogLoader | None = None,
         upload_folder: Path | None = None,
+        notice: str | None = None,
     ):
+        """``notice``: what went wrong while the app was being prepared (a catalog that could not be
+        downloaded), shown in the status line and the greeting instead of keeping the page down."""
         from gradio.utils import get_upload_folder
 
         self.engine = engine
         self.settings = settings
         self.loader = loader
+        self.notice = notice
         self.thumbnails = Thumbnails(settings.home / "cache" / "thumbnails")
         self.shop = ShopTools(engine, image_roots=[upload_folder or Path(get_upload_folder())])
         self.assistant = assistant or make_assistant(self.shop, settings)
@@ -114,6 +119,11 @@ class ShopApp:
     # --- what the page shows ---------------------------------------------------------------
     def grounder_line(self) -> str:
         grounder = self.engine.grounder
+        if isinstance(grounder, FallbackGrounder) and grounder.unavailable:
+            return (
+                f"**Grounder:** basic, offline, standing in for the {grounder.name} VLM `{grounder.model_id}`, "
+                f"which could not be used: {plain_markdown(grounder.unavailable)}"
+            )
         if grounder.name == "basic":
             return "**Grounder:** basic, offline: no vision-language model (an ImageNet classifier, pixel colours and item text)"
         return f"**Grounder:** {grounder.name} VLM `{grounder.model_id}`"
@@ -123,10 +133,18 @@ class ShopApp:
         parts = [self.grounder_line(), f"**Assistant:** {self.assistant.description}", f"**Catalog:** {items:,} items"]
         if self.loader is not None and (self.loader.running or self.loader.error):
             parts.append(self.loader.status())
+        if self.notice:
+            parts.append(plain_markdown(self.notice))
         return " · ".join(parts)
+
+    def status_api(self) -> str:
+        """What the page's status line says: the grounder, the assistant, the catalog and its loading."""
+        return self.status()
 
     def greeting(self) -> str:
         text = "Hello! Tell me what you are looking for, or attach a photo. Say *help* for what I understand."
+        if self.notice:
+            text += f"\n\n{plain_markdown(self.notice)}"
         if self.loader is not None and self.loader.running:
             text += "\n\nI am adding the catalog right now; items can be found as soon as they are stored."
         elif self.engine.stats().items == 0:

@@ -43,11 +43,16 @@ def _warm_up(engine: Engine) -> None:
 
 
 def serve(
-    settings: Settings, limit: int | None = None, block: bool = True, concurrency_limit: int = CONCURRENCY_LIMIT
+    settings: Settings,
+    limit: int | None = None,
+    block: bool = True,
+    concurrency_limit: int = CONCURRENCY_LIMIT,
+    notice: str | None = None,
 ) -> tuple[gr.Blocks, ShopApp]:
     """Build and launch the app; ``block=False`` returns at once with the page and its handlers.
 
     ``concurrency_limit`` is how many requests of one kind run at once (the rest queue).
+    ``notice`` is a line for the page about what went wrong before it started (see ``ShopApp``).
     """
     require("app", "the app")
     from .ui import build_app
@@ -55,7 +60,8 @@ def serve(
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", ANALYTICS_EVERY)  # read when the queue is made
     engine = Engine(settings)
     loader = CatalogLoader(engine, settings.app_catalog, limit=limit) if settings.app_catalog else None
-    app = ShopApp(engine, settings, loader=loader)  # a setting it refuses stops the start before any background work
+    # A setting the assistant refuses stops the start here, before any background work.
+    app = ShopApp(engine, settings, loader=loader, notice=notice)
     if loader is not None:
         loader.start()
     threading.Thread(target=_warm_up, args=(engine,), daemon=True).start()
