@@ -1,11 +1,13 @@
 """Many shoppers at once: latency per operation and requests/s of the launched app under load.
 
-    python bench/many_shoppers.py --clients 20 50 --rounds 2 --concurrency 8 [--client gradio_client]
+    PYTHONPATH=tests/support python bench/many_shoppers.py --clients 20 50 --rounds 2 --concurrency 8 [--client gradio_client]
+
+(from the repository root: the simulated shoppers live with the tests, in tests/support/shoppers.py).
 
 The app runs in its own process (``serve()`` as ``python app.py`` runs it), on loopback, over a
 store that ``vlm4rec ingest`` filled beforehand (the 40-item generated catalog by default, or
 --catalog). In this process, N shoppers (threads, each with its own HTTP client and user id)
-start together and each does the visit of ``vlm4rec_agent.testing.shoppers``: chat search, three
+start together and each does the visit of ``tests/support/shoppers.py``: chat search, three
 likes at once, a dislike, recommend (tool and chat), two more likes each followed at once by
 recommend and explain, the profile, a personalised search and an explanation: 18 requests.
 Each round is a fresh set of shoppers. Prints p50/p95/p99/max per operation, requests/s, and
@@ -81,7 +83,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from vlm4rec_agent.catalogs import read_catalog
-    from vlm4rec_agent.testing.shoppers import HttpApi, latency_table, run_shoppers, write_catalog
+
+    try:
+        from shoppers import HttpApi, latency_table, run_shoppers, write_catalog
+    except ModuleNotFoundError as error:
+        if error.name != "shoppers":
+            raise
+        sys.exit("run from the repository root as: PYTHONPATH=tests/support python bench/many_shoppers.py ...")
 
     home = Path(tempfile.mkdtemp(prefix="vlm4rec-bench-shoppers-"))
     catalog = args.catalog or write_catalog(home / "catalog")

@@ -25,8 +25,8 @@ os.environ.update(
     ANONYMIZED_TELEMETRY="False",
     TOKENIZERS_PARALLELISM="false",
 )
-for _name in [n for n in os.environ if n.startswith("VLM4REC_")]:
-    del os.environ[_name]  # a developer's own settings must not leak into tests
+for _name in [n for n in os.environ if n.startswith("VLM4REC_") or n in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT")]:
+    del os.environ[_name]  # a developer's own settings (and a host's Gradio variables) must not leak into tests
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("VLM4REC_TEST_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -1,7 +1,7 @@
 """The shopping tools, written once: the chat assistant, LangChain agents and MCP clients call these.
 
-The repository keeps them at the top (tools/); the package ships them as ``vlm4rec_agent.tools``,
-so no generic ``tools`` name is installed into site-packages.
+The repository keeps them at the top (tools/); pyproject.toml's ``package-dir`` ships them as
+``vlm4rec_agent.tools``, so no generic ``tools`` name is installed into site-packages.
 """
 
 from .shop import TOOL_NAMES, ShopTools

@@ -9,6 +9,7 @@ from pathlib import Path
 from . import cli_output as out
 from .errors import InvalidInputError
 from .evaluation.representations import REPRESENTATIONS
+from .extras import require
 from .scoring import SCORERS
 
 DEFAULT_COMPARE_SCORERS = "mean,softmax,max,interests"
@@ -52,6 +53,8 @@ def _list(value: str) -> list[str]:
 
 
 def run(args: argparse.Namespace, engine) -> int:
+    if args.compare:  # before minutes of work, not when the chart is drawn
+        require("eval", "the chart of `vlm4rec eval --compare`")
     from .evaluation.compare import markdown_table, run_comparison, write_outputs
     from .evaluation.runner import Evaluation, Protocol
 

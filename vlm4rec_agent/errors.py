@@ -37,3 +37,11 @@ class StoreError(Vlm4recError):
 
 class EngineClosed(Vlm4recError):
     """The engine was closed (the app is stopping); nothing more is done with it."""
+
+
+class MissingExtraError(ConfigurationError, ModuleNotFoundError):
+    """A face whose optional dependencies are not installed; the hint names the extra that installs them.
+
+    Also a ``ModuleNotFoundError``, so that code probing for an optional part with
+    ``except ImportError`` goes on working.
+    """

@@ -6,11 +6,13 @@ in step).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_serializer, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "VLM4REC_"
 
@@ -142,9 +144,11 @@ class Settings(BaseSettings):
         description="A catalog for the app to ingest when it starts (in the background; unchanged items are skipped).",
     )
     app_host: str = Field(
-        "127.0.0.1", description="Address the app listens on (`0.0.0.0` to be reached from other machines)."
+        "127.0.0.1",
+        description="Address the app listens on (`0.0.0.0` to be reached from other machines); "
+        "GRADIO_SERVER_NAME when this is unset.",
     )
-    app_port: int = Field(7860, ge=0, le=65535, description="Port of the app.")
+    app_port: int = Field(7860, ge=0, le=65535, description="Port of the app; GRADIO_SERVER_PORT when this is unset.")
     mcp_server: bool = Field(False, description="Also serve the shopping tools over MCP (at /gradio_api/mcp/).")
     max_upload_mb: int = Field(15, ge=1, description="Largest photo a shopper may upload, in MB.")
     max_image_pixels: int = Field(
@@ -154,6 +158,18 @@ class Settings(BaseSettings):
     @field_serializer("ratings_url", when_used="json")
     def _ratings_url_without_password(self, value: str | None) -> str | None:
         return None if value is None else safe_url(value)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # first wins: arguments, VLM4REC_* variables, then Gradio's own
+        return init_settings, env_settings, dotenv_settings, file_secret_settings, GradioServerVariables(settings_cls)
 
     @field_validator("home", mode="after")
     @classmethod
@@ -197,6 +213,21 @@ class Settings(BaseSettings):
     def ratings_database_url(self) -> str:
         """The ratings database in effect: ``ratings_url``, or the SQLite file under HOME."""
         return self.ratings_url or f"sqlite:///{self.ratings_path.as_posix()}"
+
+
+class GradioServerVariables(PydanticBaseSettingsSource):
+    """Gradio's own ``GRADIO_SERVER_NAME`` and ``GRADIO_SERVER_PORT`` (Docker images and hosts such as
+    Hugging Face Spaces set them) as the app's host and port, where ``VLM4REC_APP_*`` are unset."""
+
+    FIELDS = {"app_host": "GRADIO_SERVER_NAME", "app_port": "GRADIO_SERVER_PORT"}
+
+    def get_field_value(self, field: FieldInfo | None, field_name: str) -> tuple[Any, str, bool]:
+        variable = self.FIELDS.get(field_name, "")
+        return os.environ.get(variable) if variable else None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values = {name: self.get_field_value(None, name)[0] for name in self.FIELDS}
+        return {name: value for name, value in values.items() if value is not None}
 
 
 def documented_settings() -> list[tuple[str, str, str]]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chroma_server import ChromaServer, chroma_command
 from vlm4rec_agent import cli
 from vlm4rec_agent.assistant.conversation import Conversation
 from vlm4rec_agent.assistant.dialogue import DialogueManager
@@ -26,7 +27,6 @@ from vlm4rec_agent.errors import StoreError
 from vlm4rec_agent.grounding.vlm import GroundingFailed
 from vlm4rec_agent.settings import Settings
 from vlm4rec_agent.store import connection
-from vlm4rec_agent.testing.chroma_server import ChromaServer, chroma_command
 from vlm4rec_agent.testing.fake_openai import FakeOpenAIServer, Reply
 from vlm4rec_agent.tools import ShopTools
 

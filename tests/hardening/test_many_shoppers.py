@@ -2,7 +2,7 @@
 
 24 shoppers, each with a client and a user id of its own, start together (a barrier) and each
 searches, likes three items at the same moment, dislikes one, asks for recommendations, likes
-more and asks again at once, checks the profile and asks why (``vlm4rec_agent.testing.shoppers``).
+more and asks again at once, checks the profile and asks why (``tests/support/shoppers.py``).
 Every answer is checked against what that shopper alone did: no like of another shopper in a
 profile or an explanation, no like lost, no stale profile, no rated item recommended. Afterwards
 the store holds exactly the catalog and exactly the ratings the shoppers made, and each
@@ -23,11 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from shoppers import HttpApi, Visit, latency_table, run_shoppers, write_catalog
 from tests.app.conftest import free_port
 from tests.hardening.conftest import check_store
 from vlm4rec_agent.app import serve
 from vlm4rec_agent.settings import Settings
-from vlm4rec_agent.testing.shoppers import HttpApi, Visit, latency_table, run_shoppers, write_catalog
 
 pytestmark = pytest.mark.slow
 SHOPPERS = 24

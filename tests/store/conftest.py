@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
+from postgres_server import PostgresServer, missing_reason
 from vlm4rec_agent.store import SqlRatingStore
-from vlm4rec_agent.testing.postgres_server import PostgresServer, missing_reason
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
+from chroma_server import ChromaServer, chroma_command, free_port
 from vlm4rec_agent.engine import Engine
 from vlm4rec_agent.errors import StoreError
 from vlm4rec_agent.settings import Settings
-from vlm4rec_agent.testing.chroma_server import ChromaServer, chroma_command, free_port
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ def test_a_store_written_by_the_chroma_era_code_moves_into_sql_once_and_loses_no
     engine.forget("bob", "white-lamp")
     caplog.clear()
     again = Engine(settings)
-    assert again.ratings.profile("bob").liked == [] and again._client is None and not moved_lines(caplog)
+    assert again.ratings.profile("bob").liked == [] and again._client.built is None and not moved_lines(caplog)
     assert migrate_chroma_ratings(again.ratings, settings, no_chroma) is None
 
 
@@ -115,7 +115,7 @@ def test_no_chroma_folder_means_nothing_to_move_and_no_chroma_opened(tmp_path):
     settings = Settings(home=tmp_path / "home")
     engine = Engine(settings)
     engine.ratings.rate("ann", "a", 1)
-    assert engine._client is None and not settings.chroma_path.exists()
+    assert engine._client.built is None and not settings.chroma_path.exists()
     assert engine.ratings.import_record(chroma_source(settings)) is None
 
 

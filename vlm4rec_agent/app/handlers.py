@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from ..assistant import Assistant, Conversation, Turn, make_assistant
 from ..engine import Engine
 from ..errors import Vlm4recError
+from ..grounding.vlm import FallbackGrounder
 from ..images import open_image
 from ..ingest_job import IngestJob
 from ..rendering import as_markdown, common_text, facts_text, names, profile_counts
@@ -96,12 +97,16 @@ class ShopApp:
         assistant: Assistant | None = None,
         job: IngestJob | None = None,
         upload_folder: Path | None = None,
+        notice: str | None = None,
     ):
+        """``notice``: what went wrong while the app was being prepared (a catalog that could not be
+        downloaded), shown in the status line and the greeting instead of keeping the page down."""
         from gradio.utils import get_upload_folder
 
         self.engine = engine
         self.settings = settings
         self.job = job
+        self.notice = notice
         self.thumbnails = Thumbnails(settings.home / "cache" / "thumbnails")
         self.shop = ShopTools(engine, image_roots=[upload_folder or Path(get_upload_folder())])
         self.assistant = assistant or make_assistant(self.shop, settings)
@@ -117,6 +122,11 @@ class ShopApp:
     # --- what the page shows ---------------------------------------------------------------
     def grounder_line(self) -> str:
         grounder = self.engine.grounder
+        if isinstance(grounder, FallbackGrounder) and grounder.unavailable:
+            return (
+                f"**Grounder:** basic, offline, standing in for the {grounder.name} VLM `{grounder.model_id}`, "
+                f"which could not be used: {as_markdown(grounder.unavailable)}"
+            )
         if grounder.name == "basic":
             return "**Grounder:** basic, offline: no vision-language model (an ImageNet classifier, pixel colours and item text)"
         return f"**Grounder:** {grounder.name} VLM `{grounder.model_id}`"
@@ -131,10 +141,18 @@ class ShopApp:
         parts = [self.grounder_line(), f"**Assistant:** {self.assistant.description}", f"**Catalog:** {items:,} items"]
         if self.job is not None and (self.job.running or self.job.error):
             parts.append(self.job.status())
+        if self.notice:
+            parts.append(as_markdown(self.notice))
         return " · ".join(parts)
+
+    def status_api(self) -> str:
+        """What the page's status line says: the grounder, the assistant, the catalog and its loading."""
+        return self.status()
 
     def greeting(self) -> str:
         text = "Hello! Tell me what you are looking for, or attach a photo. Say *help* for what I understand."
+        if self.notice:
+            text += f"\n\n{as_markdown(self.notice)}"
         if self.loading:
             text += "\n\nI am adding the catalog right now; items can be found as soon as they are stored."
         elif self.engine.item_count() == 0:

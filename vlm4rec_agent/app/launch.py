@@ -1,4 +1,8 @@
-"""Start the app: ``python app.py`` or ``vlm4rec serve`` (the same options)."""
+"""Start the app: ``python app.py`` or ``vlm4rec serve`` (the same options).
+
+Gradio is imported when the app starts, not with this module, so that both faces can say in one
+line that the ``[app]`` extra is missing.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,17 @@ import os
 import signal
 import threading
 from collections.abc import Sequence
-
-import gradio as gr
+from typing import TYPE_CHECKING
 
 from ..command_errors import run_reporting_errors
 from ..engine import Engine
+from ..extras import require
 from ..settings import Settings
 from .handlers import ShopApp
 from .options import add_arguments, settings_from
-from .ui import build_app
+
+if TYPE_CHECKING:
+    import gradio as gr
 
 log = logging.getLogger(__name__)
 CONCURRENCY_LIMIT = 8  # requests of one kind (one event) served at once; the rest wait in Gradio's queue
@@ -39,20 +45,30 @@ def _stop_on_sigterm() -> None:
 
 
 def serve(
-    settings: Settings, limit: int | None = None, block: bool = True, concurrency_limit: int = CONCURRENCY_LIMIT
+    settings: Settings,
+    limit: int | None = None,
+    block: bool = True,
+    concurrency_limit: int = CONCURRENCY_LIMIT,
+    notice: str | None = None,
 ) -> tuple[gr.Blocks, ShopApp]:
     """Build and launch the app; ``block=False`` returns at once with the page and its handlers.
 
-    ``concurrency_limit`` is how many requests of one kind run at once (the rest queue). When it
-    blocks, it returns once the server has stopped (Ctrl-C or SIGTERM) and the engine is closed;
-    with ``block=False`` the caller stops both (``demo.close()``, ``app.close()``).
+    ``concurrency_limit`` is how many requests of one kind run at once (the rest queue).
+    ``notice`` is a line for the page about what went wrong before it started (see ``ShopApp``).
+    When it blocks, it returns once the server has stopped (Ctrl-C or SIGTERM) and the engine is
+    closed; with ``block=False`` the caller stops both (``demo.close()``, ``app.close()``).
     """
+    require("app", "the app")
+    from .ui import build_app
+
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", ANALYTICS_EVERY)  # read when the queue is made
     engine = Engine(settings)
     try:
-        job = engine.start_ingest(settings.app_catalog, limit=limit) if settings.app_catalog else None
+        # A setting the assistant refuses stops the start here, before any background work.
+        app = ShopApp(engine, settings, notice=notice)
+        if settings.app_catalog:
+            app.job = engine.start_ingest(settings.app_catalog, limit=limit)
         engine.warm_up_in_background()
-        app = ShopApp(engine, settings, job=job)
         demo = build_app(app)
         demo.queue(default_concurrency_limit=concurrency_limit)
         if block:

@@ -17,8 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mcp", action="store_true", default=None, help="also serve the tools over MCP (VLM4REC_MCP_SERVER)"
     )
-    parser.add_argument("--host", help="address to listen on (VLM4REC_APP_HOST, default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port (VLM4REC_APP_PORT, default 7860)")
+    parser.add_argument(
+        "--host", help="address to listen on (VLM4REC_APP_HOST, else GRADIO_SERVER_NAME; default 127.0.0.1)"
+    )
+    parser.add_argument("--port", type=int, help="port (VLM4REC_APP_PORT, else GRADIO_SERVER_PORT; default 7860)")
 
 
 def settings_from(args: argparse.Namespace, base: Settings | None = None) -> Settings:

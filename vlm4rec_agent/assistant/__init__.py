@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..extras import require
 from ..settings import Settings
 from ..tools import ShopTools
 from .conversation import Assistant, Conversation, Turn
@@ -15,6 +16,7 @@ def make_assistant(shop: ShopTools, settings: Settings) -> Assistant:
         settings.assistant == "auto" and settings.chat_base_url and settings.chat_model
     )
     if wants_llm:
+        require("agent", "the LLM assistant")
         from .llm import LlmAssistant
 
         return LlmAssistant.from_settings(shop, settings)

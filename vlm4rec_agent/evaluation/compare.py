@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..extras import require
 from .protocol import Run
 from .runner import Evaluation
 from .stats import PairedComparison, paired
@@ -99,6 +100,7 @@ def markdown_table(comparison: Comparison) -> str:
 
 def bar_chart(comparison: Comparison, path: Path, metric: str = "recall@10") -> Path:
     """One panel per task: a bar per method with its 95% interval as an error bar."""
+    require("eval", "the comparison chart")
     import matplotlib
 
     matplotlib.use("Agg")
