@@ -117,7 +117,7 @@ def test_the_core_requires_no_face_and_each_extra_brings_its_own(wheel):
         return " ".join(r for r in requires if f'extra == "{extra}"' in r)
 
     assert "gradio[mcp]" in brought_by("app") and "langchain-core" in brought_by("agent")
-    assert "matplotlib" in brought_by("eval") and "[agent,app,eval]" in brought_by("all")
+    assert "matplotlib" in brought_by("eval") and "[agent,app,eval,postgres]" in brought_by("all")
     assert "License-Expression: Apache-2.0" in lines and "License-File: LICENSE" in lines
     with zipfile.ZipFile(wheel) as zipped:
         [licence] = [n for n in zipped.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
