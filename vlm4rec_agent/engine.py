@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from .catalogs import CatalogProblem, Columns, read_catalog
 from .encoding import TextEncoder, canonical_encoder_name, load_encoder
 from .errors import NotFoundError
-from .grounding.protocol import Grounder, GroundingInput
+from .grounding.protocol import Grounder, GroundingFailure, GroundingInput, checked
 from .grounding.registry import make_grounder
 from .grounding.schema import GroundingRecord
 from .images import open_image
@@ -60,6 +60,7 @@ class Engine:
     ):
         self.settings = settings or Settings()
         self._grounder = grounder
+        self._given_grounder = grounder  # the caller's to close, not ours
         self._encoder = encoder
         self._scorer = scorer
         self._client = None
@@ -96,6 +97,13 @@ class Engine:
         if self._scorer is None:
             self._scorer = make_scorer(self.settings)
         return self._scorer
+
+    def close(self) -> None:
+        """Release what the grounder this engine built holds (an HTTP client, the cache's database)."""
+        with self._lock:
+            if self._grounder is not None and self._grounder is not self._given_grounder:
+                self._grounder.close()
+                self._grounder = None
 
     @property
     def client(self):
@@ -189,7 +197,11 @@ class Engine:
             image_hash = file_sha256(Path(image))
         else:
             image_hash = None
-        return self.grounder.ground([GroundingInput(image=picture, text=text, image_hash=image_hash)])[0]
+        inputs = [GroundingInput(image=picture, text=text, image_hash=image_hash)]
+        [outcome] = checked(self.grounder, inputs, self.grounder.ground(inputs))
+        if isinstance(outcome, GroundingFailure):
+            raise outcome.error()
+        return outcome
 
     def get_item(self, item_id: str) -> StoredItem:
         return self.catalog.require(validate_item_id(item_id)).item

@@ -10,9 +10,7 @@ from collections.abc import Callable, Sequence
 
 from ..errors import ConfigurationError
 from ..settings import Settings
-from .protocol import Grounder, GroundingInput
-from .schema import GroundingRecord
-from .vlm import GrounderUnavailable
+from .protocol import BaseGrounder, Grounder, GrounderUnavailable, GroundingFailure, GroundingInput
 
 GrounderFactory = Callable[[Settings], Grounder]
 _FACTORIES: dict[str, GrounderFactory] = {}
@@ -26,15 +24,15 @@ def available_grounders() -> list[str]:
     return sorted(_FACTORIES)
 
 
-class _Unusable:
-    """Stands for a VLM grounder that could not even be built; grounding raises why."""
+class _Unusable(BaseGrounder):
+    """Stands for a VLM grounder that could not even be built: every input fails, saying why."""
 
     def __init__(self, name: str, model_id: str, error: GrounderUnavailable):
         self.name, self.model_id, self.prompt_version = name, model_id, "-"
-        self.error = error
+        self.failure = GroundingFailure.from_error(error)
 
-    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingRecord]:
-        raise self.error
+    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingFailure]:
+        return [self.failure] * len(inputs)
 
 
 def make_grounder(settings: Settings) -> Grounder:
