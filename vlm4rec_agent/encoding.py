@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import ConfigurationError
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,13 @@ class SentenceTransformerEncoder:
 Backend = Literal["auto", "torch", "onnx"]
 
 
-@lru_cache(maxsize=4)
+def make_encoder(settings: Settings) -> TextEncoder:
+    """The encoder ``VLM4REC_ENCODER`` names, loaded for the engine that asks (each engine owns its
+    own; nothing is cached across engines, so one engine's encoder never outlives it in memory)."""
+    s = settings
+    return load_encoder(s.encoder, s.device, s.encoder_batch_size, s.encoder_backend, s.models_path)
+
+
 def load_encoder(
     model: str,
     device: str = "cpu",
@@ -86,7 +92,7 @@ def load_encoder(
     backend: Backend = "torch",
     cache_dir: Path | None = None,
 ) -> TextEncoder:
-    """Load an encoder once per process (models take seconds to load).
+    """Load a sentence-transformers encoder (this takes seconds: load it once and keep it).
 
     ``backend="auto"`` uses the model's ONNX export from ``cache_dir`` when there is one, and
     otherwise loads it with torch and exports it there for the next process (CPU only).

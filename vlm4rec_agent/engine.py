@@ -15,7 +15,7 @@ from PIL import Image
 from pydantic import BaseModel
 
 from .catalogs import CatalogProblem, Columns, read_catalog
-from .encoding import TextEncoder, canonical_encoder_name, load_encoder
+from .encoding import TextEncoder, canonical_encoder_name, make_encoder
 from .errors import NotFoundError
 from .grounding.protocol import Grounder, GroundingFailure, GroundingInput, checked
 from .grounding.registry import make_grounder
@@ -82,10 +82,7 @@ class Engine:
     def encoder(self) -> TextEncoder:
         with self._lock:
             if self._encoder is None:
-                s = self.settings
-                self._encoder = load_encoder(
-                    s.encoder, s.device, s.encoder_batch_size, s.encoder_backend, s.models_path
-                )
+                self._encoder = make_encoder(self.settings)
             return self._encoder
 
     @property
