@@ -15,7 +15,7 @@ from PIL import Image
 from pydantic import BaseModel
 
 from .catalogs import CatalogProblem, Columns, read_catalog
-from .encoding import TextEncoder, canonical_encoder_name, make_encoder
+from .encoding import TextEncoder, make_encoder, stored_encoder_name
 from .errors import NotFoundError
 from .grounding.protocol import Grounder, GroundingFailure, GroundingInput, checked
 from .grounding.registry import make_grounder
@@ -87,7 +87,9 @@ class Engine:
 
     @property
     def encoder_name(self) -> str:
-        return self._encoder.name if self._encoder is not None else canonical_encoder_name(self.settings.encoder)
+        if self._encoder is None and (name := stored_encoder_name(self.settings)) is not None:
+            return name  # known without loading the model
+        return self.encoder.name
 
     @property
     def scorer(self) -> Scorer:

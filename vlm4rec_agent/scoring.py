@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .errors import ConfigurationError
+from .plugins import SCORERS_GROUP, Registry
 from .settings import Settings
 
 MAX_PROBES = 20
@@ -211,32 +212,42 @@ class InterestsScorer(ProfileScorer):
         return np.maximum.reduceat(np.concatenate(centres) @ candidates.T, starts, axis=0)
 
 
-SCORERS = {"mean": MeanScorer, "softmax": SoftMaxScorer, "max": MaxScorer, "interests": InterestsScorer}
-
-
-def parse_scorer(spec: str, dislike_weight: float = 0.5, temperature: float | None = None) -> Scorer:
-    """A scorer from its name, optionally with its parameter: ``softmax:0.2`` is the soft maximum
-    at temperature 0.2 (the only scorer that takes one)."""
-    name, _, parameter = spec.strip().partition(":")
-    cls = SCORERS.get(name)
-    if cls is None:
-        raise ConfigurationError(f"unknown scorer {spec!r}", f"use one of: {', '.join(sorted(SCORERS))}")
-    if name != "softmax":
+def _no_parameter(cls: type[ProfileScorer]):
+    def factory(parameter: str | None, settings: Settings) -> Scorer:
         if parameter:
-            raise ConfigurationError(f"the {name} scorer takes no parameter (got {spec!r})")
-        return cls(dislike_weight=dislike_weight)
-    if parameter:
-        try:
-            temperature = float(parameter)
-        except ValueError:
-            raise ConfigurationError(f"softmax temperature {parameter!r} is not a number", "e.g. softmax:0.2") from None
-    if temperature is not None and temperature <= 0:
-        raise ConfigurationError(f"softmax temperature must be above 0, got {temperature}")
-    return SoftMaxScorer(dislike_weight, temperature) if temperature is not None else SoftMaxScorer(dislike_weight)
+            raise ConfigurationError(f"the {cls.name} scorer takes no parameter (got {cls.name}:{parameter})")
+        return cls(dislike_weight=settings.dislike_weight)
+
+    return factory
 
 
-def make_scorer(settings: Settings) -> Scorer:
+def _softmax(parameter: str | None, settings: Settings) -> Scorer:
+    if not parameter:
+        return SoftMaxScorer(settings.dislike_weight)
     try:
-        return parse_scorer(settings.scorer, settings.dislike_weight)
-    except ConfigurationError as error:
-        raise ConfigurationError(error.message, f"set VLM4REC_SCORER to one of: {', '.join(sorted(SCORERS))}") from None
+        temperature = float(parameter)
+    except ValueError:
+        raise ConfigurationError(f"softmax temperature {parameter!r} is not a number", "e.g. softmax:0.2") from None
+    if temperature <= 0:
+        raise ConfigurationError(f"softmax temperature must be above 0, got {temperature}")
+    return SoftMaxScorer(settings.dislike_weight, temperature)
+
+
+SCORERS = Registry("scorer", SCORERS_GROUP, "VLM4REC_SCORER", ("name", "probes", "score", "score_batch"))
+SCORERS.register("mean", _no_parameter(MeanScorer))
+SCORERS.register("softmax", _softmax)
+SCORERS.register("max", _no_parameter(MaxScorer))
+SCORERS.register("interests", _no_parameter(InterestsScorer))
+
+
+def make_scorer(settings: Settings, spec: str | None = None) -> Scorer:
+    """The scorer ``spec`` names (``VLM4REC_SCORER`` when None): ``name`` or ``name:parameter``,
+    e.g. ``softmax:0.2``, the soft maximum at temperature 0.2. A plugin's factory gets the
+    parameter as a string (None without one)."""
+    name, _, parameter = (settings.scorer if spec is None else spec).strip().partition(":")
+    return SCORERS.build(SCORERS.require(name), parameter or None, settings)
+
+
+def parse_scorer(spec: str, dislike_weight: float = 0.5) -> Scorer:
+    """:func:`make_scorer` with the settings of the environment, but this dislike weight."""
+    return make_scorer(Settings(dislike_weight=dislike_weight), spec)
