@@ -152,7 +152,9 @@ def grounder_identity(grounder: Grounder) -> str:
     return f"{grounder.name}|{grounder.model_id}|{grounder.prompt_version}"
 
 
-def checked(grounder: Grounder, inputs: Sequence[GroundingInput], outcomes: Sequence[GroundingOutcome]):
+def checked(
+    grounder: Grounder, inputs: Sequence[GroundingInput], outcomes: Sequence[GroundingOutcome]
+) -> list[GroundingOutcome]:
     """``outcomes`` as a list, after checking that there is one per input (a grounder that breaks
     this is a bug in that grounder, not something a user can fix)."""
     outcomes = list(outcomes)
