@@ -89,7 +89,9 @@ def main() -> None:
 
         with tempfile.TemporaryDirectory() as folder:
             for family in ("llava", "idefics3"):
+                start = time.perf_counter()
                 path = build_tiny_vlm(family, Path(folder) / family)
+                print(f"\ntiny {family}: built offline in {time.perf_counter() - start:.2f} s")
                 bench_transformers(
                     str(path), f"tiny {family} (random weights)", args.device, sizes, args.images, args.tokens
                 )

@@ -14,6 +14,7 @@ import ipaddress
 import json
 import os
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -71,12 +72,43 @@ def model_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
+# The session's encoder: what every Engine built inside a test (the CLI's, run in process) loads
+# with the default settings and this session's model cache. Engines own their encoder and the
+# library caches none across them; loading MiniLM for each CLI call would cost seconds each.
+_SESSION_ENCODER: dict = {}
+_SESSION_ENCODER_LOCK = threading.Lock()
+_DEFAULT_ENCODER_ARGS = ("all-MiniLM-L6-v2", "cpu", 32, "auto")
+
+
+def _session_encoder(model_cache: Path):
+    from vlm4rec_agent import encoding
+
+    with _SESSION_ENCODER_LOCK:
+        if "encoder" not in _SESSION_ENCODER:
+            _SESSION_ENCODER["encoder"] = encoding.load_encoder(*_DEFAULT_ENCODER_ARGS, model_cache)
+        return _SESSION_ENCODER["encoder"]
+
+
 @pytest.fixture(scope="session")
 def encoder(model_cache):
     """The bundled all-MiniLM-L6-v2, run as the app runs it (ONNX export made on first load)."""
-    from vlm4rec_agent.encoding import load_encoder
+    return _session_encoder(model_cache)
 
-    return load_encoder("all-MiniLM-L6-v2", "cpu", 32, "auto", model_cache)
+
+@pytest.fixture(autouse=True)
+def _engines_share_the_session_encoder(monkeypatch, model_cache):
+    """An engine built in a test with the default encoder settings gets the session's encoder
+    (loaded on first use, from any thread); any other model, device, backend or folder loads."""
+    from vlm4rec_agent import encoding
+
+    real = encoding.load_encoder
+
+    def load(model, device="cpu", batch_size=32, backend="torch", cache_dir=None):
+        if (model, device, batch_size, backend) == _DEFAULT_ENCODER_ARGS and cache_dir == model_cache:
+            return _session_encoder(model_cache)
+        return real(model, device, batch_size, backend, cache_dir)
+
+    monkeypatch.setattr(encoding, "load_encoder", load)
 
 
 @pytest.fixture(scope="session")

@@ -44,14 +44,12 @@ def test_session_encoder_is_the_onnx_export_and_gives_the_same_vectors(encoder, 
 
 
 def test_second_load_reuses_the_export(model_cache, encoder):
-    load_encoder.cache_clear()
     again = load_encoder("sentence-transformers/all-MiniLM-L6-v2", "cpu", 32, "auto", model_cache)
     assert isinstance(again, OnnxEncoder)
     assert np.allclose(again.encode(TEXTS[:2]), encoder.encode(TEXTS[:2]), atol=1e-6)
 
 
 def test_torch_backend_never_exports(tmp_path):
-    load_encoder.cache_clear()
     encoder = load_encoder("all-MiniLM-L6-v2", "cpu", 32, "torch", tmp_path)
     assert isinstance(encoder, SentenceTransformerEncoder)
     assert not any(tmp_path.iterdir())
@@ -70,3 +68,12 @@ def test_names_of_the_bundled_model_are_one_name():
 def test_a_model_that_cannot_be_loaded_says_what_to_set(tmp_path):
     with pytest.raises(ConfigurationError, match="cannot load the text encoder.*VLM4REC_ENCODER"):
         SentenceTransformerEncoder(str(tmp_path / "no-such-model"))
+
+
+def test_each_engine_loads_its_own_encoder(settings, tmp_path):
+    from vlm4rec_agent.engine import Engine
+
+    # A folder of its own, so that the session's shared encoder is not handed out (see conftest).
+    settings = settings.model_copy(update={"model_cache": tmp_path / "models", "encoder_backend": "torch"})
+    first, second = Engine(settings).encoder, Engine(settings).encoder
+    assert first is not second and first.name == second.name == BUNDLED_MODEL

@@ -118,12 +118,12 @@ def test_a_slow_model_load_holds_up_nothing_that_does_not_need_it(loaded_engine,
     loading, release = threading.Event(), threading.Event()
     real_encoder = loaded_engine.encoder
 
-    def slow_load(*args, **kwargs):
+    def slow_load(settings):
         loading.set()
         release.wait(20)
         return real_encoder
 
-    monkeypatch.setattr(engine_module, "load_encoder", slow_load)
+    monkeypatch.setattr(engine_module, "make_encoder", slow_load)
     engine = Engine(settings, grounder=grounder)  # builds its own encoder, slowly
     searching = threading.Thread(target=engine.search, args=("red dress",))
     searching.start()

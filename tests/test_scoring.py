@@ -90,3 +90,40 @@ def test_scorer_specs_carry_the_softmax_temperature():
     for bad in ("softmax:hot", "softmax:0", "max:3", "median"):
         with pytest.raises(ConfigurationError):
             parse_scorer(bad)
+
+
+SCORER_SPECS = ["mean", "softmax:0.2", "softmax:0.05", "max", "interests"]
+
+
+def _unit_rows(rng, n: int, dim: int = 12) -> np.ndarray:
+    rows = rng.standard_normal((n, dim)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("spec", SCORER_SPECS)
+@pytest.mark.parametrize("with_dislikes", [False, True])
+def test_each_row_of_a_batch_is_that_users_own_score(spec, with_dislikes):
+    rng = np.random.default_rng(3)
+    scorer = parse_scorer(spec, dislike_weight=0.5)
+    candidates = _unit_rows(rng, 40)
+    # Users with 1 to 9 likes, and one with none (a search by a shopper who only disliked things).
+    liked = [_unit_rows(rng, n) for n in (1, 4, 9, 2, 0, 6)]
+    disliked = [_unit_rows(rng, n if with_dislikes else 0) for n in (0, 2, 1, 3, 2, 0)]
+    batch = scorer.score_batch(liked, disliked, candidates)
+    assert batch.shape == (len(liked), len(candidates))
+    for user, (likes, dislikes) in enumerate(zip(liked, disliked)):
+        alone = scorer.score(likes, dislikes, candidates)
+        # One user's row is computed with the others in the same matrix products: equal up to
+        # the float32 rounding of the products' summation order.
+        np.testing.assert_allclose(batch[user], alone, rtol=0, atol=1e-5, err_msg=f"user {user}")
+        assert alone.tolist() == scorer.score_batch([likes], [dislikes], candidates)[0].tolist()  # exactly
+    # The user without likes scores minus the dislike penalty alone, as serving always did.
+    np.testing.assert_allclose(batch[4], -dislike_penalty(candidates, disliked[4], 0.5), atol=1e-6)
+
+
+def test_a_batch_of_no_users_or_no_candidates_is_an_empty_matrix():
+    for scorer in (MeanScorer(), SoftMaxScorer(), MaxScorer(), InterestsScorer()):
+        assert scorer.score_batch([], [], np.eye(3)).shape == (0, 3)
+        assert scorer.score_batch([np.eye(3)[:1]], [np.eye(3)[1:2]], np.zeros((0, 3))).shape == (1, 0)
+        with pytest.raises(ValueError, match="2 users' likes but 1"):
+            scorer.score_batch([np.eye(3)[:1]] * 2, [np.eye(3)[:0]], np.eye(3))

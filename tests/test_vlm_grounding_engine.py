@@ -9,6 +9,7 @@ import pytest
 from vlm4rec_agent.cli import main
 from vlm4rec_agent.engine import Engine
 from vlm4rec_agent.errors import ConfigurationError, Vlm4recError
+from vlm4rec_agent.grounding.protocol import BaseGrounder, GroundingFailed, GroundingFailure
 from vlm4rec_agent.settings import Settings
 from vlm4rec_agent.testing.fake_openai import FakeOpenAIServer, Reply, scripted
 from vlm4rec_agent.testing.tiny_vlm import build_tiny_vlm
@@ -173,7 +174,7 @@ def test_an_interrupted_ingest_with_stores_in_flight_resumes_without_duplicates(
 
     monkeypatch.setattr(ingest_module, "STORE_EVERY", 2)  # hand every batch to the store thread
 
-    class StopsAtTheFourthBatch:
+    class StopsAtTheFourthBatch(BaseGrounder):
         name, model_id, prompt_version = grounder.name, grounder.model_id, grounder.prompt_version
 
         def __init__(self):
@@ -194,3 +195,62 @@ def test_an_interrupted_ingest_with_stores_in_flight_resumes_without_duplicates(
     assert (report.added, report.unchanged) == (4, 6)
     ids = engine.catalog.sample_ids(limit=100)
     assert len(ids) == len(set(ids)) == 10
+
+
+# --- what ingest and describe do with each kind of outcome ----------------------------------------
+class ScriptedGrounder(BaseGrounder):
+    """The basic grounder, except for the items a script names: a failure of the given kind."""
+
+    def __init__(self, basic, script: dict[str, str]):
+        self.basic, self.script = basic, script
+        self.name, self.model_id, self.prompt_version = "scripted", "s1", "p1"
+        self.asked: list[str] = []
+
+    def ground(self, inputs):
+        self.asked += [i.text.split(".")[0] for i in inputs]
+        outcomes = self.basic.ground(inputs)
+        for n, one in enumerate(inputs):
+            kind = next((k for word, k in self.script.items() if word in one.text), None)
+            if kind:
+                outcomes[n] = GroundingFailure(f"no luck with {one.text.split('.')[0]}", "try later", kind)
+        return outcomes
+
+
+def test_an_item_failure_skips_that_item_with_its_reason_and_the_rest_goes_in(
+    settings, encoder, grounder, small_catalog
+):
+    engine = Engine(settings, encoder=encoder, grounder=ScriptedGrounder(grounder, {"Oak chair": "item"}))
+    report = engine.ingest(small_catalog)
+    assert report.added == 9 and [p.item_id for p in report.skipped] == ["oak-chair"]
+    assert report.skipped[0].reason == "not grounded: no luck with Chair (try later)"
+
+
+@pytest.mark.parametrize(("kind", "error"), [("unanswered", GroundingFailed), ("unusable", ConfigurationError)])
+def test_a_failure_that_stops_keeps_the_batches_before_it(settings, encoder, grounder, small_catalog, kind, error):
+    # Batches of 3: the sofa is in the third (items 7-9), so two batches are stored.
+    settings = settings.model_copy(update={"grounding_batch_size": 3})
+    scripted = ScriptedGrounder(grounder, {"Grey three-seat sofa": kind})
+    engine = Engine(settings, encoder=encoder, grounder=scripted)
+    with pytest.raises(
+        error, match=r"^no luck with Sofa; 6 of 10 items were stored before the ingest stopped \(try later\)$"
+    ):
+        engine.ingest(small_catalog)
+    assert engine.stats().items == 6 and len(scripted.asked) == 9  # the fourth batch was never asked for
+
+
+def test_describe_turns_a_failure_into_its_one_line_error(settings, encoder, grounder, product_image):
+    engine = Engine(settings, encoder=encoder, grounder=ScriptedGrounder(grounder, {"refuse me": "item"}))
+    with pytest.raises(Vlm4recError, match=r"^no luck with refuse me \(try later\)$"):
+        engine.describe(product_image(), text="refuse me")
+    assert engine.describe(product_image(), text="a red box").grounder == "basic"
+
+
+def test_a_grounder_that_returns_too_few_outcomes_is_a_bug_not_a_skip(settings, encoder, grounder, small_catalog):
+    class LosesOne(BaseGrounder):
+        name, model_id, prompt_version = "lossy", "l1", "p1"
+
+        def ground(self, inputs):
+            return grounder.ground(inputs)[1:]
+
+    with pytest.raises(RuntimeError, match="the lossy grounder returned 9 outcomes for 10 inputs"):
+        Engine(settings, encoder=encoder, grounder=LosesOne()).ingest(small_catalog)

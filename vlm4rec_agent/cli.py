@@ -25,9 +25,9 @@ log = logging.getLogger("vlm4rec_agent")
 _SETTING_FLAGS = (
     ("--home", "home", "folder of the embedded store (VLM4REC_HOME)"),
     ("--collection", "collection", "catalog name inside the store (VLM4REC_COLLECTION)"),
-    ("--grounder", "grounder", "grounder to describe images with (VLM4REC_GROUNDER)"),
+    ("--grounder", "grounder", "grounder to describe images with, built in or a plugin's (VLM4REC_GROUNDER)"),
     ("--model", "vlm_model", "the VLM for the transformers or openai grounder (VLM4REC_VLM_MODEL)"),
-    ("--encoder", "encoder", "text encoder model id or path (VLM4REC_ENCODER)"),
+    ("--encoder", "encoder", "text encoder: a plugin's name, or a model id or path (VLM4REC_ENCODER)"),
     ("--chroma-host", "chroma_host", "Chroma server host (VLM4REC_CHROMA_HOST)"),
     ("--chroma-port", "chroma_port", "Chroma server port (VLM4REC_CHROMA_PORT)"),
 )

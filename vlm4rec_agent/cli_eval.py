@@ -25,7 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--representation", default="grounded_text", help=f"one of {', '.join(REPRESENTATIONS)} (default grounded_text)"
     )
     p.add_argument(
-        "--scorer", help=f"one of {', '.join(SCORERS)}; softmax:T sets its temperature (default: VLM4REC_SCORER)"
+        "--scorer",
+        help=f"one of {', '.join(SCORERS.builtin_names())} or a plugin's; softmax:T sets its temperature "
+        "(default: VLM4REC_SCORER)",
     )
     p.add_argument("--task", choices=("holdout", "shop-the-look"), default="holdout",
                    help="holdout (leave-last-out when the data has timestamps) or shop-the-look (room photos)")  # fmt: skip

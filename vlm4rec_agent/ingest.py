@@ -6,9 +6,9 @@
    the grounding cache are taken without opening the image; the other images are opened and
    grounded. Every 64 grounded items are handed to a second thread that builds the embedding
    texts, encodes and upserts them while the next images are grounded (the two stages overlap;
-   at most one group waits, so memory stays bounded). When grounding fails or is interrupted,
-   what was grounded is stored first, so the next run goes on from there (and a VLM's answers
-   are also in its cache).
+   at most one group waits, so memory stays bounded). When the VLM stops answering, or grounding
+   is interrupted, the batches grounded before are stored first, so the next run goes on from
+   there (and the VLM's answers, those of the last batch too, are in its cache).
 
 A bad item (missing, damaged or non-image file) is skipped with its reason; nothing else is lost.
 """
@@ -29,7 +29,15 @@ from .catalogs import CatalogProblem
 from .embedding_text import EMBEDDING_TEXT_VERSION, build_embedding_text
 from .encoding import TextEncoder
 from .errors import Vlm4recError
-from .grounding.protocol import Grounder, GroundingInput, PartialGrounding, grounder_identity
+from .grounding.protocol import (
+    Grounder,
+    GroundingFailure,
+    GroundingInput,
+    GroundingOutcome,
+    checked,
+    first_stop,
+    grounder_identity,
+)
 from .grounding.schema import GroundingRecord
 from .images import open_image
 from .items import Item, StoredItem, file_sha256
@@ -261,29 +269,36 @@ class Ingestor:
     def _ground(
         self, inputs: list[GroundingInput], items: list[Item], report: IngestReport
     ) -> list[GroundingRecord | None]:
+        """A record per input, or None for one that is skipped (its reason goes in the report).
+
+        A failure that means the VLM did not answer or cannot be used raises its one-line error:
+        the ingest stops there, after storing what the earlier batches grounded (the answers of
+        this batch are in the grounding cache, so a re-run does not ask for them again).
+        """
+        outcomes = self._outcomes(inputs)
+        stop = first_stop(outcomes)
+        if stop is not None:
+            raise stop.error()
+        records: list[GroundingRecord | None] = []
+        for outcome, item in zip(outcomes, items):
+            if isinstance(outcome, GroundingFailure):
+                report.skipped.append(CatalogProblem(str(item.image), f"not grounded: {outcome}", item.id))
+                records.append(None)
+            else:
+                records.append(outcome)
+        return records
+
+    def _outcomes(self, inputs: list[GroundingInput]) -> list[GroundingOutcome]:
         try:
-            return list(self.grounder.ground(inputs))
-        except PartialGrounding as partial:
-            for i, reason in partial.reasons.items():
-                report.skipped.append(CatalogProblem(str(items[i].image), f"not grounded: {reason}", items[i].id))
-            return partial.records
+            outcomes = self.grounder.ground(inputs)
         except Vlm4recError:
             raise  # a misconfigured grounder fails every item: say so once
-        except Exception as error:  # one bad input must not sink its batch: retry one by one
+        except Exception as error:  # a grounder that raises breaks its contract; one input must not sink a batch
+            if len(inputs) == 1:
+                return [GroundingFailure(f"the grounder failed on this image ({type(error).__name__}: {error})")]
             log.warning("grounding a batch failed (%s); retrying item by item", error)
-        records: list[GroundingRecord | None] = []
-        for one, item in zip(inputs, items):
-            try:
-                records.extend(self.grounder.ground([one]))
-            except PartialGrounding as partial:
-                report.skipped.append(CatalogProblem(str(item.image), f"not grounded: {partial.reasons[0]}", item.id))
-                records.append(None)
-            except Vlm4recError:
-                raise
-            except Exception as error:
-                report.skipped.append(CatalogProblem(str(item.image), f"grounding failed ({error})", item.id))
-                records.append(None)
-        return records
+            return [self._outcomes([one])[0] for one in inputs]
+        return checked(self.grounder, inputs, outcomes)
 
     def _load_and_ground(
         self, chunk: list[tuple[Item, str, str]], report: IngestReport, clock: _Clock
@@ -308,10 +323,7 @@ class Ingestor:
 
     def _cached(self, chunk: list[tuple[Item, str, str]]) -> dict[int, GroundingRecord]:
         """Answers the grounder already has (its cache), found without opening any image."""
-        lookup = getattr(self.grounder, "lookup", None)
-        if lookup is None:
-            return {}
-        return lookup([(image_hash, item.text or None) for item, image_hash, _ in chunk])
+        return self.grounder.lookup([(image_hash, item.text or None) for item, image_hash, _ in chunk])
 
     def _store(
         self, ready: list[tuple[Item, str, GroundingRecord]], existing: set[str], report: IngestReport, clock: _Clock

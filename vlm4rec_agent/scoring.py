@@ -1,17 +1,25 @@
 """Profile scorers: how a shopper's liked and disliked items rank a candidate.
 
 A scorer has two jobs. ``probes`` gives the query vectors that fetch candidates from the ANN
-index (the online part must stay a cheap nearest-neighbour search); ``score`` then ranks those
-candidates exactly. All vectors are L2-normalised rows, so a dot product is a cosine.
+index (the online part must stay a cheap nearest-neighbour search); ``score_batch`` then ranks
+candidates exactly, for many users at once. Serving calls it for one user and a pool of
+candidates (``score`` is that one row); evaluation for a batch of users and the whole catalog,
+so the numbers it reports are those of the code that serves. All vectors are L2-normalised rows,
+so a dot product is a cosine.
+
+Many users cost one matrix product: their liked vectors are stacked, multiplied with the
+candidates once, and reduced per user with ``np.*.reduceat`` over each user's segment of rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import ConfigurationError
+from .plugins import SCORERS_GROUP, Registry
 from .settings import Settings
 
 MAX_PROBES = 20
@@ -22,43 +30,125 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / norm if norm > 0 else vector
 
 
-def dislike_penalty(candidates: np.ndarray, disliked: np.ndarray, weight: float) -> np.ndarray:
-    """``weight`` times each candidate's highest positive cosine to any disliked item.
+class Segments:
+    """Several users' vectors stacked into one matrix, user ``u``'s rows from ``starts[u]`` on.
+
+    Only users with at least one vector are stacked (``users`` says which): ``reduceat`` cannot
+    reduce an empty segment.
+    """
+
+    def __init__(self, per_user: Sequence[np.ndarray]):
+        self.users = [u for u, rows in enumerate(per_user) if len(rows)]
+        self.sizes = np.array([len(per_user[u]) for u in self.users], dtype=np.intp)
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.intp)
+        self.stacked = np.concatenate([per_user[u] for u in self.users]) if self.users else None
+        self.count = len(per_user)
+
+    @property
+    def complete(self) -> bool:
+        """True when every user has vectors, so rows need no placing."""
+        return len(self.users) == self.count
+
+    def place(self, rows: np.ndarray, n_candidates: int) -> np.ndarray:
+        """Users x candidates: ``rows`` for the users with vectors, 0 for the others."""
+        if self.complete:
+            return rows
+        out = np.zeros((self.count, n_candidates), dtype=rows.dtype)
+        out[self.users] = rows
+        return out
+
+
+def dislike_penalties(candidates: np.ndarray, disliked: Sequence[np.ndarray], weight: float) -> np.ndarray:
+    """Users x candidates: ``weight`` times each candidate's highest positive cosine to any item the
+    user disliked (0 for a user with no dislikes).
 
     The maximum, not the mean: disliking one red dress should push down things like that dress,
     not everything that is vaguely like the average of all dislikes.
     """
-    if weight == 0 or len(disliked) == 0 or len(candidates) == 0:
-        return np.zeros(len(candidates), dtype=np.float32)
-    return weight * np.clip((candidates @ disliked.T).max(axis=1), 0, None)
+    segments = Segments(disliked)
+    if weight == 0 or not segments.users or len(candidates) == 0:
+        return np.zeros((len(disliked), len(candidates)), dtype=np.float32)
+    nearest = np.maximum.reduceat(segments.stacked @ candidates.T, segments.starts, axis=0)
+    return segments.place(weight * np.clip(nearest, 0, None), len(candidates))
+
+
+def dislike_penalty(candidates: np.ndarray, disliked: np.ndarray, weight: float) -> np.ndarray:
+    """:func:`dislike_penalties` for one user."""
+    return dislike_penalties(candidates, [disliked], weight)[0]
 
 
 @runtime_checkable
 class Scorer(Protocol):
+    """Ranks candidates for shoppers from the items they liked and disliked.
+
+    ``score_batch(liked, disliked, candidates)`` takes one matrix of liked vectors and one of
+    disliked vectors per user (either may have no rows) and returns a users x candidates matrix;
+    ``score`` is its one row for one user, exactly; ``probes`` the query vectors that fetch one
+    user's candidates from the ANN index.
+    """
+
     name: str
 
     def probes(self, liked: np.ndarray, disliked: np.ndarray) -> np.ndarray: ...
 
     def score(self, liked: np.ndarray, disliked: np.ndarray, candidates: np.ndarray) -> np.ndarray: ...
 
+    def score_batch(
+        self, liked: Sequence[np.ndarray], disliked: Sequence[np.ndarray], candidates: np.ndarray
+    ) -> np.ndarray: ...
 
-class MeanScorer:
-    """VLM4Rec's scorer: cosine between a candidate and the mean of the liked items' vectors."""
 
-    name = "mean"
+class ProfileScorer:
+    """Base of the scorers here, and a start for a plugin's: a subclass says how liked items score
+    candidates (``liked_scores``, for the users that have likes); dislikes are subtracted here, and
+    ``score`` is ``score_batch`` for one user, so the two always agree."""
+
+    name = "profile"
 
     def __init__(self, dislike_weight: float = 0.5):
         self.dislike_weight = dislike_weight
 
     def probes(self, liked: np.ndarray, disliked: np.ndarray) -> np.ndarray:
-        return _unit(liked.mean(axis=0))[None, :]
+        return liked[-MAX_PROBES:]
+
+    def liked_scores(self, liked: Segments, candidates: np.ndarray) -> np.ndarray:  # pragma: no cover
+        """Rows of scores, one per user in ``liked.users``, from their liked vectors alone."""
+        raise NotImplementedError
+
+    def score_batch(
+        self, liked: Sequence[np.ndarray], disliked: Sequence[np.ndarray], candidates: np.ndarray
+    ) -> np.ndarray:
+        if len(liked) != len(disliked):
+            raise ValueError(f"{len(liked)} users' likes but {len(disliked)} users' dislikes")
+        segments = Segments(liked)
+        if segments.users and len(candidates):
+            scores = segments.place(self.liked_scores(segments, candidates), len(candidates))
+        else:
+            scores = np.zeros((len(liked), len(candidates)), dtype=np.float32)
+        if self.dislike_weight and any(len(d) for d in disliked):
+            scores = scores - dislike_penalties(candidates, disliked, self.dislike_weight)
+        return scores
 
     def score(self, liked: np.ndarray, disliked: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        base = candidates @ _unit(liked.mean(axis=0)) if len(liked) else np.zeros(len(candidates), np.float32)
-        return base - dislike_penalty(candidates, disliked, self.dislike_weight)
+        return self.score_batch([liked], [disliked], candidates)[0]
 
 
-class SoftMaxScorer:
+class MeanScorer(ProfileScorer):
+    """VLM4Rec's scorer: cosine between a candidate and the mean of the liked items' vectors."""
+
+    name = "mean"
+
+    def probes(self, liked: np.ndarray, disliked: np.ndarray) -> np.ndarray:
+        return _unit(liked.mean(axis=0))[None, :]
+
+    def liked_scores(self, liked: Segments, candidates: np.ndarray) -> np.ndarray:
+        sums = np.add.reduceat(liked.stacked, liked.starts, axis=0)
+        means = sums / liked.sizes[:, None].astype(sums.dtype)  # as ndarray.mean does, in the vectors' precision
+        norms = np.linalg.norm(means, axis=1, keepdims=True)
+        return (means / np.where(norms > 0, norms, 1)) @ candidates.T
+
+
+class SoftMaxScorer(ProfileScorer):
     """A soft maximum over the similarities to each liked item: ``t * log(mean(exp(cos / t)))``.
 
     One mean vector blurs a profile that holds a bed, a lamp and a rug; the soft maximum lets a
@@ -69,35 +159,24 @@ class SoftMaxScorer:
 
     # 0.2 was chosen on 70% of the IKEA rooms and confirmed on the other 30% (docs/evaluation.md).
     def __init__(self, dislike_weight: float = 0.5, temperature: float = 0.2):
-        self.dislike_weight = dislike_weight
+        super().__init__(dislike_weight)
         self.temperature = temperature
 
-    def probes(self, liked: np.ndarray, disliked: np.ndarray) -> np.ndarray:
-        return liked[-MAX_PROBES:]
-
-    def score(self, liked: np.ndarray, disliked: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        if len(liked) == 0:
-            return -dislike_penalty(candidates, disliked, self.dislike_weight)
-        scaled = (candidates @ liked.T) / self.temperature
-        peak = scaled.max(axis=1, keepdims=True)
-        soft = self.temperature * (peak[:, 0] + np.log(np.exp(scaled - peak).mean(axis=1)))
-        return soft - dislike_penalty(candidates, disliked, self.dislike_weight)
+    def liked_scores(self, liked: Segments, candidates: np.ndarray) -> np.ndarray:
+        t = self.temperature
+        scaled = (liked.stacked @ candidates.T) / t  # (all liked) x candidates
+        peaks = np.maximum.reduceat(scaled, liked.starts, axis=0)
+        sums = np.add.reduceat(np.exp(scaled - np.repeat(peaks, liked.sizes, axis=0)), liked.starts, axis=0)
+        return t * (peaks + np.log(sums / liked.sizes[:, None]))
 
 
-class MaxScorer:
+class MaxScorer(ProfileScorer):
     """Item-to-item nearest neighbour: a candidate's best cosine to any single liked item."""
 
     name = "max"
 
-    def __init__(self, dislike_weight: float = 0.5):
-        self.dislike_weight = dislike_weight
-
-    def probes(self, liked: np.ndarray, disliked: np.ndarray) -> np.ndarray:
-        return liked[-MAX_PROBES:]
-
-    def score(self, liked: np.ndarray, disliked: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        base = (candidates @ liked.T).max(axis=1) if len(liked) else np.zeros(len(candidates), np.float32)
-        return base - dislike_penalty(candidates, disliked, self.dislike_weight)
+    def liked_scores(self, liked: Segments, candidates: np.ndarray) -> np.ndarray:
+        return np.maximum.reduceat(liked.stacked @ candidates.T, liked.starts, axis=0)
 
 
 def interest_vectors(liked: np.ndarray, count: int, rounds: int = 10) -> np.ndarray:
@@ -116,51 +195,59 @@ def interest_vectors(liked: np.ndarray, count: int, rounds: int = 10) -> np.ndar
     return centres
 
 
-class InterestsScorer:
+class InterestsScorer(ProfileScorer):
     """Several interest vectors (k-means of the liked items, k = ceil(sqrt(n))); a candidate
     scores its best cosine to any of them."""
 
     name = "interests"
 
-    def __init__(self, dislike_weight: float = 0.5):
-        self.dislike_weight = dislike_weight
-
     def probes(self, liked: np.ndarray, disliked: np.ndarray) -> np.ndarray:
         return interest_vectors(liked, min(MAX_PROBES, int(np.ceil(np.sqrt(len(liked))))))
 
-    def score(self, liked: np.ndarray, disliked: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        if len(liked) == 0:
-            return -dislike_penalty(candidates, disliked, self.dislike_weight)
-        base = (candidates @ self.probes(liked, disliked).T).max(axis=1)
-        return base - dislike_penalty(candidates, disliked, self.dislike_weight)
+    def liked_scores(self, liked: Segments, candidates: np.ndarray) -> np.ndarray:
+        # Each user's interests come from their own k-means; all of them then meet the candidates at once.
+        centres = [self.probes(liked.stacked[a : a + n], liked.stacked[:0]) for a, n in zip(liked.starts, liked.sizes)]
+        counts = np.array([len(c) for c in centres], dtype=np.intp)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+        return np.maximum.reduceat(np.concatenate(centres) @ candidates.T, starts, axis=0)
 
 
-SCORERS = {"mean": MeanScorer, "softmax": SoftMaxScorer, "max": MaxScorer, "interests": InterestsScorer}
-
-
-def parse_scorer(spec: str, dislike_weight: float = 0.5, temperature: float | None = None) -> Scorer:
-    """A scorer from its name, optionally with its parameter: ``softmax:0.2`` is the soft maximum
-    at temperature 0.2 (the only scorer that takes one)."""
-    name, _, parameter = spec.strip().partition(":")
-    cls = SCORERS.get(name)
-    if cls is None:
-        raise ConfigurationError(f"unknown scorer {spec!r}", f"use one of: {', '.join(sorted(SCORERS))}")
-    if name != "softmax":
+def _no_parameter(cls: type[ProfileScorer]):
+    def factory(parameter: str | None, settings: Settings) -> Scorer:
         if parameter:
-            raise ConfigurationError(f"the {name} scorer takes no parameter (got {spec!r})")
-        return cls(dislike_weight=dislike_weight)
-    if parameter:
-        try:
-            temperature = float(parameter)
-        except ValueError:
-            raise ConfigurationError(f"softmax temperature {parameter!r} is not a number", "e.g. softmax:0.2") from None
-    if temperature is not None and temperature <= 0:
-        raise ConfigurationError(f"softmax temperature must be above 0, got {temperature}")
-    return SoftMaxScorer(dislike_weight, temperature) if temperature is not None else SoftMaxScorer(dislike_weight)
+            raise ConfigurationError(f"the {cls.name} scorer takes no parameter (got {cls.name}:{parameter})")
+        return cls(dislike_weight=settings.dislike_weight)
+
+    return factory
 
 
-def make_scorer(settings: Settings) -> Scorer:
+def _softmax(parameter: str | None, settings: Settings) -> Scorer:
+    if not parameter:
+        return SoftMaxScorer(settings.dislike_weight)
     try:
-        return parse_scorer(settings.scorer, settings.dislike_weight)
-    except ConfigurationError as error:
-        raise ConfigurationError(error.message, f"set VLM4REC_SCORER to one of: {', '.join(sorted(SCORERS))}") from None
+        temperature = float(parameter)
+    except ValueError:
+        raise ConfigurationError(f"softmax temperature {parameter!r} is not a number", "e.g. softmax:0.2") from None
+    if temperature <= 0:
+        raise ConfigurationError(f"softmax temperature must be above 0, got {temperature}")
+    return SoftMaxScorer(settings.dislike_weight, temperature)
+
+
+SCORERS = Registry("scorer", SCORERS_GROUP, "VLM4REC_SCORER", ("name", "probes", "score", "score_batch"))
+SCORERS.register("mean", _no_parameter(MeanScorer))
+SCORERS.register("softmax", _softmax)
+SCORERS.register("max", _no_parameter(MaxScorer))
+SCORERS.register("interests", _no_parameter(InterestsScorer))
+
+
+def make_scorer(settings: Settings, spec: str | None = None) -> Scorer:
+    """The scorer ``spec`` names (``VLM4REC_SCORER`` when None): ``name`` or ``name:parameter``,
+    e.g. ``softmax:0.2``, the soft maximum at temperature 0.2. A plugin's factory gets the
+    parameter as a string (None without one)."""
+    name, _, parameter = (settings.scorer if spec is None else spec).strip().partition(":")
+    return SCORERS.build(SCORERS.require(name), parameter or None, settings)
+
+
+def parse_scorer(spec: str, dislike_weight: float = 0.5) -> Scorer:
+    """:func:`make_scorer` with the settings of the environment, but this dislike weight."""
+    return make_scorer(Settings(dislike_weight=dislike_weight), spec)

@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     )
     grounder: str = Field(
         "basic",
-        description="Which grounder describes images: `basic` (offline, no VLM), `transformers` (a local VLM) "
-        "or `openai` (an OpenAI-compatible server such as vLLM).",
+        description="Which grounder describes images: `basic` (offline, no VLM), `transformers` (a local VLM), "
+        "`openai` (an OpenAI-compatible server such as vLLM), or a plugin's name (README: Plugins).",
     )
     grounder_fallback: bool = Field(
         False,
@@ -111,7 +111,8 @@ class Settings(BaseSettings):
     chat_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the chat model.")
     encoder: str = Field(
         "all-MiniLM-L6-v2",
-        description="Text encoder: `all-MiniLM-L6-v2` (bundled, offline) or any sentence-transformers model id or path.",
+        description="Text encoder: `all-MiniLM-L6-v2` (bundled, offline), a plugin's name, or any "
+        "sentence-transformers model id or path.",
     )
     encoder_backend: Literal["auto", "torch", "onnx"] = Field(
         "auto",
@@ -131,7 +132,8 @@ class Settings(BaseSettings):
     scorer: str = Field(
         "softmax",
         description="Profile scorer: `softmax` (soft maximum over liked items, temperature 0.2; `softmax:T` sets it), "
-        "`mean` (the paper's mean of liked items), `max` or `interests`. See docs/evaluation.md.",
+        "`mean` (the paper's mean of liked items), `max`, `interests`, or a plugin's (`name:parameter` passes it "
+        "one). See docs/evaluation.md.",
     )
     dislike_weight: float = Field(
         0.5, ge=0, description="How hard a disliked item pushes similar items down (0 ignores dislikes)."

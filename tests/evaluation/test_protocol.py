@@ -53,25 +53,48 @@ def test_queries_rank_the_whole_catalog_by_cosine():
     assert metrics["recall@2"].tolist() == [1.0]
 
 
-@pytest.mark.parametrize("spec", ["mean", "softmax:0.2", "max"])
-def test_batched_scoring_gives_the_one_by_one_results(spec):
-    from vlm4rec_agent.evaluation.batched import batch_scores
+def _synthetic():
+    """500 items in 20 clusters; 200 users who each like items of two clusters."""
     from vlm4rec_agent.evaluation.data import User
     from vlm4rec_agent.evaluation.splits import random_holdout
+
+    rng = np.random.default_rng(7)
+    centres = rng.standard_normal((20, 24))
+    labels = rng.integers(0, 20, 500)
+    vectors = centres[labels] + 0.5 * rng.standard_normal((500, 24))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    users = []
+    for n in range(200):
+        pool = np.flatnonzero(np.isin(labels, rng.choice(20, 2, replace=False)))
+        users.append(User(f"u{n}", tuple(rng.choice(pool, rng.integers(4, 12), replace=False).tolist())))
+    return vectors, [random_holdout(users, seed) for seed in range(2)]
+
+
+# Recall@10, NDCG@10, Hit@10 of each scorer on _synthetic(), as evaluation/batched.py (the
+# re-implementation of the scorers that evaluation used before score_batch) and, for interests,
+# the one-user-at-a-time loop computed them.
+BEFORE = {
+    "mean": (0.23625, 0.121749, 0.34),
+    "softmax:0.2": (0.20125, 0.104782, 0.305),
+    "max": (0.2225, 0.117292, 0.3225),
+    "interests": (0.18625, 0.102189, 0.2725),
+}
+
+
+@pytest.mark.parametrize("spec", list(BEFORE))
+def test_evaluation_ranks_with_the_serving_scorer_and_its_results_are_unchanged(spec):
+    from vlm4rec_agent.evaluation.protocol import USER_BATCH, rank_users
     from vlm4rec_agent.scoring import parse_scorer
 
-    rng = np.random.default_rng(0)
-    centres = rng.standard_normal((12, 16))
-    labels = rng.integers(0, 12, 400)
-    vectors = centres[labels] + 0.6 * rng.standard_normal((400, 16))
-    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-    users = [User(f"u{n}", tuple(rng.choice(400, rng.integers(4, 15), replace=False).tolist())) for n in range(300)]
-    split_sets = [random_holdout(users, seed) for seed in range(2)]
+    vectors, split_sets = _synthetic()
+    assert len(split_sets[0]) > USER_BATCH  # more than one batch of users
     scorer = parse_scorer(spec)
-    one = [scorer.score(vectors[s.profile], np.zeros((0, 16)), vectors) for s in split_sets[0][:5]]
-    many = batch_scores(scorer, vectors, [s.profile for s in split_sets[0][:5]])
-    assert np.allclose(np.stack(one), many, atol=1e-5)
-    loop = evaluate_holdout(vectors, split_sets, scorer, batched=False)
-    batched = evaluate_holdout(vectors, split_sets, scorer, batched=True)
-    for name in loop:  # rankings may differ only where two scores tie to float precision
-        assert np.allclose(loop[name].mean(), batched[name].mean(), atol=2e-3), name
+    metrics = evaluate_holdout(vectors, split_sets, scorer)
+    got = tuple(round(float(metrics[f"{m}@10"].mean()), 6) for m in ("recall", "ndcg", "hit"))
+    assert got == pytest.approx(BEFORE[spec], abs=2e-6)
+    # The same rankings as serving's one-user call, user by user.
+    none = np.zeros((0, vectors.shape[1]), np.float32)
+    for split, ranked in zip(split_sets[0], rank_users(vectors, split_sets[0], scorer, 20)):
+        scores = scorer.score(vectors[split.profile], none, vectors).astype(np.float64)
+        scores[split.profile] = -np.inf
+        assert ranked.tolist() == top_k(scores, 20).tolist(), split.user

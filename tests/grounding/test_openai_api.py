@@ -5,14 +5,14 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 
 import pytest
 from PIL import Image
 
 from vlm4rec_agent.grounding.openai_api import OpenAIGrounder
 from vlm4rec_agent.grounding.prompt import load_prompt
-from vlm4rec_agent.grounding.protocol import GroundingInput, PartialGrounding
-from vlm4rec_agent.grounding.vlm import GrounderUnavailable, GroundingFailed
+from vlm4rec_agent.grounding.protocol import GrounderUnavailable, GroundingFailure, GroundingInput
 from vlm4rec_agent.testing.fake_openai import FakeOpenAIServer, Reply, scripted
 
 GOOD = {
@@ -91,27 +91,51 @@ def test_a_429_is_retried_then_succeeds(serve):
 
 def test_a_server_that_never_answers_in_time_fails_after_the_retries(serve):
     server = serve(scripted(Reply(content=json.dumps(GOOD), delay=1.0)))
-    with pytest.raises(GroundingFailed, match=r"did not answer after 2 tries \(no answer within 0.3 s\)"):
-        grounder(server, timeout=0.3, max_retries=1).ground([GroundingInput(image())])
+    [failure] = grounder(server, timeout=0.3, max_retries=1).ground([GroundingInput(image())])
+    assert failure.kind == "unanswered" and failure.stops
+    assert re.search(r"did not answer after 2 tries \(no answer within 0.3 s\)", failure.reason)
     assert len(server.requests) == 2
 
 
 def test_5xx_after_all_retries_says_so(serve):
     server = serve(scripted(Reply(status=503)))
-    with pytest.raises(GroundingFailed, match=r"after 3 tries \(HTTP 503\).*run the ingest again"):
-        grounder(server).ground([GroundingInput(image())])
+    [failure] = grounder(server).ground([GroundingInput(image())])
+    assert failure.kind == "unanswered"
+    assert re.search(r"after 3 tries \(HTTP 503\).*run the ingest again", str(failure))
 
 
 def test_a_refused_key_stops_at_once_and_says_what_to_set(serve):
     server = serve(scripted(Reply(content="{}")), api_key="right")
-    with pytest.raises(GrounderUnavailable, match=r"refused the request \(401.*VLM4REC_OPENAI_API_KEY"):
-        grounder(server, api_key="wrong").ground([GroundingInput(image()), GroundingInput(image())])
+    outcomes = grounder(server, api_key="wrong").ground([GroundingInput(image()), GroundingInput(image())])
+    assert len(outcomes) == 2 and all(o.kind == "unusable" for o in outcomes)
+    assert re.search(r"refused the request \(401.*VLM4REC_OPENAI_API_KEY", str(outcomes[0]))
+    refusing = serve(scripted(Reply(status=403)))
+    outcomes = grounder(refusing, concurrency=1).ground([GroundingInput(image()) for _ in range(3)])
+    assert all(o.kind == "unusable" for o in outcomes) and "(403" in outcomes[2].reason
+    assert len(refusing.requests) == 1  # nothing more was sent once the key was refused
 
 
 def test_an_unknown_model_or_path_is_a_404_with_a_hint(serve):
     server = serve(scripted(Reply(status=404)))
-    with pytest.raises(GrounderUnavailable, match=r"no such model or endpoint.*VLM4REC_VLM_MODEL"):
-        grounder(server).ground([GroundingInput(image())])
+    [failure] = grounder(server).ground([GroundingInput(image())])
+    assert failure.kind == "unusable"
+    assert re.search(r"no such model or endpoint.*VLM4REC_VLM_MODEL", str(failure))
+
+
+def test_answers_that_arrived_before_the_server_failed_for_good_are_kept(serve):
+    answered = []
+
+    def respond(request):
+        if len(answered) < 2:
+            answered.append(request)
+            return Reply(content=json.dumps(GOOD))
+        return Reply(status=503)
+
+    server = serve(respond)
+    outcomes = grounder(server, max_retries=0, concurrency=1).ground([GroundingInput(image()) for _ in range(5)])
+    assert [type(o).__name__ for o in outcomes] == ["GroundingRecord"] * 2 + ["GroundingFailure"] * 3
+    assert outcomes[2].kind == "unanswered" and outcomes[3] is outcomes[4] is outcomes[2]
+    assert len(server.requests) == 3  # the last two were never sent: they carry the failure that stopped the batch
 
 
 def test_one_refused_image_does_not_sink_the_batch(serve):
@@ -121,10 +145,9 @@ def test_one_refused_image_does_not_sink_the_batch(serve):
         return Reply(status=400) if pixel[2] > 150 else Reply(content=json.dumps(GOOD))
 
     inputs = [GroundingInput(image()), GroundingInput(image((40, 80, 200))), GroundingInput(image())]
-    with pytest.raises(PartialGrounding) as caught:
-        grounder(serve(respond)).ground(inputs)
-    assert [r is not None for r in caught.value.records] == [True, False, True]
-    assert "refused this image (400" in caught.value.reasons[1]
+    outcomes = grounder(serve(respond)).ground(inputs)
+    assert [isinstance(o, GroundingFailure) for o in outcomes] == [False, True, False]
+    assert outcomes[1].kind == "item" and "refused this image (400" in outcomes[1].reason
 
 
 def test_requests_run_concurrently_up_to_the_limit(serve):

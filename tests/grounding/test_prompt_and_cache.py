@@ -6,7 +6,7 @@ from PIL import Image
 from vlm4rec_agent.errors import ConfigurationError
 from vlm4rec_agent.grounding.cache import CachedGrounder, GroundingCache
 from vlm4rec_agent.grounding.prompt import DEFAULT_PROMPT, load_prompt, packaged_prompts
-from vlm4rec_agent.grounding.protocol import GroundingInput, PartialGrounding
+from vlm4rec_agent.grounding.protocol import BaseGrounder, Grounder, GroundingFailure, GroundingInput
 from vlm4rec_agent.grounding.schema import Attributes, GroundingRecord
 
 
@@ -41,27 +41,29 @@ def test_own_prompt_files_and_their_errors(tmp_path):
         load_prompt(str(tmp_path / "bad.txt"))
 
 
-class CountingGrounder:
-    """A stand-in VLM that counts what it is asked (a fake that isolates the cache)."""
+class CountingGrounder(BaseGrounder):
+    """A stand-in VLM that counts what it is asked (a fake that isolates the cache). Images in
+    ``refuse`` fail on their own; from the ``stop_at``-th input asked on, the VLM stops answering."""
 
     name, model_id, prompt_version = "fake", "fake-model", "p1"
 
-    def __init__(self, refuse: set[str] = frozenset()):
+    def __init__(self, refuse: set[str] = frozenset(), stop_at: int | None = None):
         self.asked: list[str | None] = []
         self.refuse = refuse
+        self.stop_at = stop_at
 
     def ground(self, inputs):
-        self.asked += [i.image_hash for i in inputs]
-        records = [
-            None if i.image_hash in self.refuse else
-            GroundingRecord(attributes=Attributes(category=i.text or "thing"), grounder=self.name,
-                            model_id=self.model_id, prompt_version=self.prompt_version)
-            for i in inputs
-        ]  # fmt: skip
-        reasons = {n: "refused" for n, r in enumerate(records) if r is None}
-        if reasons:
-            raise PartialGrounding(records, reasons)
-        return records
+        outcomes = []
+        for i in inputs:
+            self.asked.append(i.image_hash)
+            if self.stop_at is not None and len(self.asked) > self.stop_at:
+                outcomes.append(GroundingFailure("the VLM did not answer", kind="unanswered"))
+            elif i.image_hash in self.refuse:
+                outcomes.append(GroundingFailure("refused"))
+            else:
+                outcomes.append(GroundingRecord(attributes=Attributes(category=i.text or "thing"), grounder=self.name,
+                                                model_id=self.model_id, prompt_version=self.prompt_version))  # fmt: skip
+        return outcomes
 
 
 def item(image_hash, text=None):
@@ -110,9 +112,38 @@ def test_inputs_without_an_image_hash_and_fallback_records_are_not_cached(tmp_pa
 def test_a_partly_refused_batch_caches_the_rest(tmp_path):
     inner = CountingGrounder(refuse={"b"})
     cached = CachedGrounder(inner, GroundingCache(tmp_path / "c.sqlite"))
-    with pytest.raises(PartialGrounding) as caught:
-        cached.ground([item("z"), item("a"), item("b")])
-    assert caught.value.reasons == {2: "refused"}
+    outcomes = cached.ground([item("z"), item("a"), item("b")])
+    assert [type(o) for o in outcomes] == [GroundingRecord, GroundingRecord, GroundingFailure]
+    assert outcomes[2] == GroundingFailure("refused", kind="item") and not outcomes[2].stops
     inner.asked.clear()
     cached.ground([item("a"), item("z")])
     assert inner.asked == []
+
+
+def test_the_answers_of_a_batch_in_which_the_vlm_stopped_are_cached_in_place(tmp_path):
+    inner = CountingGrounder(stop_at=2)
+    cached = CachedGrounder(inner, GroundingCache(tmp_path / "c.sqlite"))
+    outcomes = cached.ground([item("a"), item("b"), item("c"), item("d")])
+    assert [isinstance(o, GroundingRecord) for o in outcomes] == [True, True, False, False]
+    assert outcomes[2].kind == "unanswered" and outcomes[2].stops
+    assert cached.lookup([("b", None), ("c", None), ("a", None)]).keys() == {0, 2}
+    # Asked again, a batch mixes cached answers and new ones in the inputs' order.
+    again = CountingGrounder()
+    outcomes = CachedGrounder(again, GroundingCache(tmp_path / "c.sqlite")).ground([item("d"), item("a")])
+    assert again.asked == ["d"] and [o.attributes.category for o in outcomes] == ["thing", "thing"]
+
+
+def test_every_grounder_and_wrapper_follows_the_protocol(tmp_path, grounder):
+    from vlm4rec_agent.grounding.registry import _Unusable
+    from vlm4rec_agent.grounding.vlm import FallbackGrounder, GrounderUnavailable
+
+    cached = CachedGrounder(CountingGrounder(), GroundingCache(tmp_path / "c.sqlite"))
+    unusable = _Unusable("openai", "m", GrounderUnavailable("no server", "set VLM4REC_OPENAI_BASE_URL"))
+    for each in (grounder, CountingGrounder(), cached, FallbackGrounder(cached, grounder), unusable):
+        assert isinstance(each, Grounder), each
+        assert each.lookup([("never-seen", None)]) == {}
+    [failure] = unusable.ground([item("a")])
+    assert failure.kind == "unusable" and str(failure) == "no server (set VLM4REC_OPENAI_BASE_URL)"
+    with pytest.raises(GrounderUnavailable, match="no server"):
+        raise failure.error()
+    cached.close()

@@ -29,6 +29,7 @@ from PIL import Image, ImageDraw
 from vlm4rec_agent.catalogs import Columns
 from vlm4rec_agent.engine import Engine
 from vlm4rec_agent.errors import InvalidInputError
+from vlm4rec_agent.grounding.protocol import BaseGrounder
 from vlm4rec_agent.images import WORKING_SIZE, open_image
 from vlm4rec_agent.ingest import IngestReport
 from vlm4rec_agent.settings import Settings
@@ -40,7 +41,7 @@ GOOD = {"good-red": RED, "good-blue": BLUE, "good-green": GREEN}
 ODD = "odd"  # the id of the photo under test; its text names no colour, so colours come from pixels
 
 
-class SeeingGrounder:
+class SeeingGrounder(BaseGrounder):
     """The real grounder, remembering each image it was shown (by image hash)."""
 
     def __init__(self, inner):

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..scoring import Scorer
-from .batched import batch_scores, supports
 from .metrics import KS, all_metrics
 from .splits import Split
 from .stats import Estimate, bootstrap
@@ -63,34 +62,22 @@ def _collect(rankings: Sequence[tuple[np.ndarray, np.ndarray]], ks: Sequence[int
 USER_BATCH = 128  # users scored together: a 128 x catalog matrix (9 MB at 10k items)
 
 
-def _rank_one_by_one(vectors: np.ndarray, splits: Sequence[Split], scorer: Scorer, k: int) -> list[np.ndarray]:
-    """The reference style: one user at a time against the whole catalog."""
-    no_dislikes = np.zeros((0, vectors.shape[1]), dtype=vectors.dtype)
-    ranked = []
-    for split in splits:
-        scores = np.asarray(scorer.score(vectors[split.profile], no_dislikes, vectors), dtype=np.float64)
-        scores[split.profile] = -np.inf
-        ranked.append(top_k(scores, k))
-    return ranked
+def rank_users(vectors: np.ndarray, splits: Sequence[Split], scorer: Scorer, k: int) -> list[np.ndarray]:
+    """Each user's top ``k`` catalog indices, best first, their own profile items excluded.
 
-
-def _rank_batched(vectors: np.ndarray, splits: Sequence[Split], scorer: Scorer, k: int) -> list[np.ndarray]:
+    Users are scored in batches by the serving scorer's own ``score_batch`` (one matrix product
+    per batch for the built-in scorers); evaluation data has no dislikes.
+    """
+    none = np.zeros((0, vectors.shape[1]), dtype=vectors.dtype)
     ranked = []
     for start in range(0, len(splits), USER_BATCH):
         batch = splits[start : start + USER_BATCH]
-        scores = batch_scores(scorer, vectors, [s.profile for s in batch]).astype(np.float64)
+        liked = [vectors[s.profile] for s in batch]
+        scores = np.asarray(scorer.score_batch(liked, [none] * len(batch), vectors), dtype=np.float64)
         rows = np.repeat(np.arange(len(batch)), [len(s.profile) for s in batch])
         scores[rows, np.concatenate([s.profile for s in batch])] = -np.inf
         ranked.extend(top_k(row, k) for row in scores)
     return ranked
-
-
-def rank_users(
-    vectors: np.ndarray, splits: Sequence[Split], scorer: Scorer, k: int, batched: bool = True
-) -> list[np.ndarray]:
-    """Each user's top ``k`` catalog indices, best first, their own profile items excluded."""
-    rank = _rank_batched if batched and supports(scorer) else _rank_one_by_one
-    return rank(vectors, splits, scorer, k)
 
 
 def evaluate_holdout(
@@ -98,18 +85,13 @@ def evaluate_holdout(
     split_sets: Sequence[Sequence[Split]],
     scorer: Scorer,
     ks: Sequence[int] = KS,
-    batched: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Per-user metrics averaged over the split sets (one set per seed, same users in each).
-
-    ``batched`` scores many users per matrix product where the scorer allows it (same results
-    as the one-by-one loop, which ``batched=False`` forces; bench/scale_eval.py compares them).
-    """
+    """Per-user metrics averaged over the split sets (one set per seed, same users in each)."""
     if not split_sets or not split_sets[0]:
         raise ValueError("no users to evaluate: every user has fewer items than the protocol needs")
     totals: dict[str, np.ndarray] = {}
     for splits in split_sets:
-        ranked = rank_users(vectors, splits, scorer, max(ks), batched)
+        ranked = rank_users(vectors, splits, scorer, max(ks))
         for name, values in _collect([(r, s.held_out) for r, s in zip(ranked, splits)], ks).items():
             totals[name] = totals.get(name, 0) + values
     return {name: values / len(split_sets) for name, values in totals.items()}

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..embedding_text import EMBEDDING_TEXT_VERSION, build_embedding_text
 from ..errors import InvalidInputError, Vlm4recError
-from ..grounding.protocol import Grounder, GroundingInput
+from ..grounding.protocol import Grounder, GroundingFailure, GroundingInput, GroundingOutcome, checked
 from ..grounding.schema import GroundingRecord
 from ..images import open_image
 from ..items import Item, file_sha256
@@ -89,6 +89,17 @@ def _items_fingerprint(items: Sequence[Item]) -> str:
             file_id = "missing"
         digest.update(json.dumps([item.id, item.title, item.text, str(item.image), file_id]).encode("utf-8"))
     return digest.hexdigest()
+
+
+def _record(item: Item, outcome: GroundingOutcome) -> GroundingRecord | None:
+    """The record, or None for an item the grounder could not ground; a failure that means the
+    grounder cannot go on (the VLM did not answer, or cannot be used) stops the evaluation."""
+    if not isinstance(outcome, GroundingFailure):
+        return outcome
+    if outcome.stops:
+        raise outcome.error()
+    log.warning("item %s: not grounded: %s", item.id, outcome)
+    return None
 
 
 class Representations:
@@ -174,8 +185,8 @@ class Representations:
                     for item in batch
                 ]
                 usable = [i for i in inputs if i is not None]
-                grounded = iter(grounder.ground(usable) if usable else [])
-                records += [next(grounded) if i is not None else None for i in inputs]
+                grounded = iter(checked(grounder, usable, grounder.ground(usable)) if usable else [])
+                records += [_record(item, next(grounded)) if i is not None else None for item, i in zip(batch, inputs)]
             self.unusable_images = sum(r is None for r in records)
             self._records = records
         return self._records
@@ -209,7 +220,11 @@ class Representations:
             texts = []
             for path in images:
                 image = open_image(path, self.max_image_pixels)
-                record = grounder.ground([GroundingInput(image=image, image_hash=file_sha256(path))])[0]
+                query = [GroundingInput(image=image, image_hash=file_sha256(path))]
+                [outcome] = checked(grounder, query, grounder.ground(query))
+                if isinstance(outcome, GroundingFailure):
+                    raise outcome.error()
+                record = outcome
                 texts.append(build_embedding_text(record.attributes, include_item_text=False))
             return self._encode(texts)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from .colours import ColourNamer
 from .efficientnet_lite import classify, imagenet_classes
-from .protocol import GroundingInput
+from .protocol import BaseGrounder, GroundingInput, GroundingOutcome
 from .schema import LIST_FIELDS, Attributes, GroundingRecord, describe_attributes
 from .vocabulary import Vocabulary, load_vocabulary
 
@@ -34,7 +34,7 @@ NOTICE = (
 )
 
 
-class BasicGrounder:
+class BasicGrounder(BaseGrounder):
     name = "basic"
     model_id = "efficientnet-lite0-imagenet+pixel-colours"
 
@@ -62,7 +62,7 @@ class BasicGrounder:
             scores[category] = scores.get(category, 0.0) + float(probabilities[class_index])
         return dict(sorted(scores.items(), key=lambda kv: -kv[1]))
 
-    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingRecord]:
+    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingOutcome]:
         if not inputs:
             return []
         _, probabilities = classify([i.image for i in inputs])

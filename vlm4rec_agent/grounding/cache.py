@@ -5,9 +5,9 @@ of the item's text (the prompt includes that text, so the answer depends on it).
 them and the VLM is asked again; re-ingest the same catalog, into any collection, and it is not.
 
 The cache is one SQLite file (WAL mode: several processes on one machine can share it).
-Fallback records are never cached: the VLM did not answer them. When the VLM fails part-way
-through a batch, the answers it did give (:class:`VlmError`'s ``answered``) are cached before
-the error goes on.
+Fallback records are never cached: the VLM did not answer them. Every record the VLM returns is
+cached, also from a batch in which it stopped answering part-way, so a re-run sends only the
+images that never got an answer.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from .protocol import Grounder, GroundingInput, PartialGrounding
+from .protocol import Grounder, GroundingInput, GroundingOutcome, LookupKey, checked
 from .schema import GroundingRecord
-from .vlm import VlmError
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +80,10 @@ class GroundingCache:
             self._db.commit()
         return removed
 
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
 
 class CachedGrounder:
     """A grounder that answers from the cache and asks the wrapped grounder only for the rest."""
@@ -92,7 +95,7 @@ class CachedGrounder:
         self.hits = 0
         self.misses = 0
 
-    def lookup(self, keys: Sequence[tuple[str | None, str | None]]) -> dict[int, GroundingRecord]:
+    def lookup(self, keys: Sequence[LookupKey]) -> dict[int, GroundingRecord]:
         """Cached records for (image hash, item text) pairs, by position: lets a caller skip
         opening the images whose answers are known."""
         wanted = [_key(self.inner, image_hash, text) for image_hash, text in keys]
@@ -101,26 +104,19 @@ class CachedGrounder:
         self.hits += len(found)
         return found
 
-    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingRecord]:
+    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingOutcome]:
         keys = [cache_key(self.inner, item) for item in inputs]
         cached = self.cache.get_many([k for k in keys if k])
         missing = [i for i, k in enumerate(keys) if k is None or k not in cached]
         self.hits += len(inputs) - len(missing)
         self.misses += len(missing)
-        reasons: dict[int, str] = {}
-        try:
-            fresh: list[GroundingRecord | None] = (
-                list(self.inner.ground([inputs[i] for i in missing])) if missing else []
-            )
-        except PartialGrounding as partial:
-            fresh = partial.records
-            reasons = {missing[j]: reason for j, reason in partial.reasons.items()}
-        except VlmError as error:  # the VLM stopped part-way: keep what it did answer
-            self.cache.put_many({keys[missing[j]]: rec for j, rec in error.answered.items() if keys[missing[j]]})
-            raise
-        self.cache.put_many({keys[i]: record for i, record in zip(missing, fresh) if keys[i] and record is not None})
+        asked = [inputs[i] for i in missing]
+        fresh = checked(self.inner, asked, self.inner.ground(asked)) if missing else []
+        # Whatever the VLM answered is kept, even when it failed for other inputs of the batch.
+        self.cache.put_many({keys[i]: o for i, o in zip(missing, fresh) if keys[i] and isinstance(o, GroundingRecord)})
         by_index = dict(zip(missing, fresh))
-        records = [by_index[i] if i in by_index else cached[keys[i]] for i in range(len(inputs))]
-        if reasons:
-            raise PartialGrounding(records, reasons)
-        return records  # type: ignore[return-value]
+        return [by_index[i] if i in by_index else cached[keys[i]] for i in range(len(inputs))]
+
+    def close(self) -> None:
+        self.inner.close()
+        self.cache.close()

@@ -4,9 +4,10 @@ Hosted models and local servers alike: vLLM (``vllm serve MODEL``), Ollama, LM S
 Each image goes inline as a base64 JPEG data URL in one ``/chat/completions`` request; several
 requests are in flight at once (``VLM4REC_OPENAI_CONCURRENCY``). Slow or overloaded servers are
 retried with exponential backoff (``Retry-After`` is honoured); a refused key (401/403) or an
-unknown model or URL (404) stops at once with what to set. When the server fails for good part-way
-through a batch, the answers that did arrive ride on the error (:class:`VlmError`'s ``answered``),
-so the grounding cache keeps them and a re-run does not send those images again.
+unknown model or URL (404) stops at once with what to set. Every input gets its outcome: when the
+server fails for good part-way through a batch, the answers that did arrive are records and the
+rest are failures (no new request is sent once one has failed for good), so the grounding cache
+keeps those answers and a re-run does not send those images again.
 
 Nothing is sent unless this grounder is chosen and its base URL is set.
 """
@@ -19,14 +20,13 @@ import logging
 import random
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
 from .prompt import Prompt
-from .protocol import GroundingInput, PartialGrounding
-from .schema import GroundingRecord
-from .vlm import GrounderUnavailable, GroundingFailed, ItemNotGrounded, VlmError, VlmGrounder
+from .protocol import GrounderUnavailable, GroundingFailure, GroundingInput, GroundingOutcome
+from .vlm import VlmGrounder
 
 log = logging.getLogger(__name__)
 
@@ -41,28 +41,14 @@ def image_data_url(image) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _message_text(data: dict) -> str:
+def _message_text(data: dict) -> str | GroundingFailure:
     try:
         content = data["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError):
-        raise ItemNotGrounded(f"the server's answer has no choices[0].message.content: {str(data)[:200]}") from None
+        return GroundingFailure(f"the server's answer has no choices[0].message.content: {str(data)[:200]}")
     if isinstance(content, list):  # some servers answer in parts
         content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
     return content or ""
-
-
-def _cancel(futures: Sequence[Future]) -> None:
-    for future in futures:
-        future.cancel()
-
-
-def _answered(futures: Sequence[Future]) -> dict[int, GroundingRecord]:
-    """The answers that did arrive, by position, from a batch that failed part-way."""
-    return {
-        i: future.result()
-        for i, future in enumerate(futures)
-        if future.done() and not future.cancelled() and future.exception() is None
-    }
 
 
 class OpenAIGrounder(VlmGrounder):
@@ -131,7 +117,7 @@ class OpenAIGrounder(VlmGrounder):
                 pass
         return min(delay, MAX_BACKOFF)
 
-    def _ask(self, item: GroundingInput) -> GroundingRecord:
+    def _ask(self, item: GroundingInput) -> GroundingOutcome:
         payload = self._payload(item)
         last = "no answer"
         for attempt in range(self.max_retries + 1):
@@ -147,61 +133,59 @@ class OpenAIGrounder(VlmGrounder):
                 status = response.status_code
                 if status == 200:
                     try:
-                        data = response.json()
+                        text = _message_text(response.json())
                     except ValueError:
-                        raise ItemNotGrounded(
+                        return GroundingFailure(
                             f"the server answered with something that is not JSON: {response.text[:200]}"
-                        ) from None
-                    return self.record(_message_text(data), time.perf_counter() - start)
+                        )
+                    if isinstance(text, GroundingFailure):
+                        return text
+                    return self.record(text, time.perf_counter() - start)
                 if status in (401, 403):
-                    raise GrounderUnavailable(
+                    return GroundingFailure(
                         f"the VLM server at {self.url} refused the request ({status}: {response.text[:200]})",
                         "set VLM4REC_OPENAI_API_KEY to a key it accepts",
+                        kind="unusable",
                     )
                 if status == 404:
-                    raise GrounderUnavailable(
+                    return GroundingFailure(
                         f"the VLM server at {self.url} has no such model or endpoint (404: {response.text[:200]})",
                         "check that VLM4REC_OPENAI_BASE_URL ends in /v1 and that VLM4REC_VLM_MODEL is a model it serves",
+                        kind="unusable",
                     )
                 if status not in RETRY_STATUS:
-                    raise ItemNotGrounded(f"the VLM server refused this image ({status}: {response.text[:200]})")
+                    return GroundingFailure(f"the VLM server refused this image ({status}: {response.text[:200]})")
                 last = f"HTTP {status}"
             if attempt < self.max_retries:
                 delay = self._wait(attempt, response)
                 log.info("VLM server: %s; retrying in %.1f s", last, delay)
                 time.sleep(delay)
-        raise GroundingFailed(
+        return GroundingFailure(
             f"the VLM server at {self.url} did not answer after {self.max_retries + 1} tries ({last})",
             "check the server, or raise VLM4REC_OPENAI_TIMEOUT / lower VLM4REC_OPENAI_CONCURRENCY; "
             "items already stored are kept, so run the ingest again",
+            kind="unanswered",
         )
 
-    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingRecord]:
+    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingOutcome]:
         if not inputs:
             return []
-        records: list[GroundingRecord | None] = [None] * len(inputs)
-        reasons: dict[int, str] = {}
-        failure: VlmError | None = None
+        stopped: list[GroundingFailure] = []  # the failure that stopped this batch, once there is one
+
+        def ask(item: GroundingInput) -> GroundingOutcome:
+            if stopped:  # the server is unusable or gone: send nothing more, say why
+                return stopped[0]
+            outcome = self._ask(item)
+            if isinstance(outcome, GroundingFailure) and outcome.stops:
+                stopped.append(outcome)
+            return outcome
+
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(inputs)))) as pool:
-            futures = [pool.submit(self._ask, item) for item in inputs]
             try:
-                for i, future in enumerate(futures):
-                    try:
-                        records[i] = future.result()
-                    except ItemNotGrounded as error:
-                        reasons[i] = str(error)
-            except VlmError as error:  # the server is unusable: stop sending, keep what it answered
-                _cancel(futures)
-                failure = error
+                return list(pool.map(ask, inputs))  # requests in flight finish; their answers are kept
             except BaseException:
-                _cancel(futures)
+                stopped.append(GroundingFailure("grounding was interrupted", kind="unanswered"))
                 raise
-        if failure is not None:  # the requests in flight have finished by now
-            failure.answered = _answered(futures)
-            raise failure
-        if reasons:
-            raise PartialGrounding(records, reasons)
-        return records  # type: ignore[return-value]
 
     def close(self) -> None:
         self._client.close()

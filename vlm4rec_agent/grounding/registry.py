@@ -1,53 +1,55 @@
-"""Grounders by name. ``VLM4REC_GROUNDER`` picks one; other modules register theirs here.
+"""Grounders by name. ``VLM4REC_GROUNDER`` picks one: ``basic``, ``transformers``, ``openai``,
+or a plugin's (entry-point group ``vlm4rec.grounders``, see :mod:`vlm4rec_agent.plugins`).
 
-A VLM grounder is wrapped twice: by the on-disk cache (unless ``VLM4REC_GROUNDING_CACHE`` is
-off), and, when ``VLM4REC_GROUNDER_FALLBACK`` allows it, by the fallback to the basic grounder.
+Every grounder but the basic one, plugins included, is wrapped twice: by the on-disk cache
+(unless ``VLM4REC_GROUNDING_CACHE`` is off; its key holds the grounder's name, model id and
+prompt version, so a plugin that changes what it answers changes its ``prompt_version``), and,
+when ``VLM4REC_GROUNDER_FALLBACK`` allows it, by the fallback to the basic grounder.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..errors import ConfigurationError
+from ..plugins import GROUNDERS_GROUP, Registry
 from ..settings import Settings
-from .protocol import Grounder, GroundingInput
-from .schema import GroundingRecord
-from .vlm import GrounderUnavailable
+from .protocol import BaseGrounder, Grounder, GrounderUnavailable, GroundingFailure, GroundingInput
 
 GrounderFactory = Callable[[Settings], Grounder]
-_FACTORIES: dict[str, GrounderFactory] = {}
+GROUNDERS = Registry(
+    "grounder",
+    GROUNDERS_GROUP,
+    "VLM4REC_GROUNDER (or --grounder)",
+    ("name", "model_id", "prompt_version", "ground", "lookup", "close"),
+)
 
 
 def register_grounder(name: str, factory: GrounderFactory) -> None:
-    _FACTORIES[name] = factory
+    GROUNDERS.register(name, factory)
 
 
 def available_grounders() -> list[str]:
-    return sorted(_FACTORIES)
+    """Every grounder that can be chosen, plugins included."""
+    return GROUNDERS.names()
 
 
-class _Unusable:
-    """Stands for a VLM grounder that could not even be built; grounding raises why."""
+class _Unusable(BaseGrounder):
+    """Stands for a VLM grounder that could not even be built: every input fails, saying why."""
 
     def __init__(self, name: str, model_id: str, error: GrounderUnavailable):
         self.name, self.model_id, self.prompt_version = name, model_id, "-"
-        self.error = error
+        self.failure = GroundingFailure.from_error(error)
 
-    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingRecord]:
-        raise self.error
+    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingFailure]:
+        return [self.failure] * len(inputs)
 
 
 def make_grounder(settings: Settings) -> Grounder:
-    factory = _FACTORIES.get(settings.grounder)
-    if factory is None:
-        raise ConfigurationError(
-            f"unknown grounder {settings.grounder!r}",
-            f"set VLM4REC_GROUNDER (or --grounder) to one of: {', '.join(available_grounders())}",
-        )
+    part = GROUNDERS.require(settings.grounder)
     if settings.grounder == "basic":
-        return factory(settings)
+        return GROUNDERS.build(part, settings)
     try:
-        grounder = factory(settings)
+        grounder = GROUNDERS.build(part, settings)
     except GrounderUnavailable as error:
         if not settings.grounder_fallback:
             raise

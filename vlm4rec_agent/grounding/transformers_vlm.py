@@ -17,9 +17,8 @@ import threading
 from collections.abc import Sequence
 
 from .prompt import Prompt
-from .protocol import GroundingInput
-from .schema import GroundingRecord
-from .vlm import GrounderUnavailable, VlmGrounder, timed
+from .protocol import GrounderUnavailable, GroundingFailure, GroundingInput, GroundingOutcome
+from .vlm import VlmGrounder, timed
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +124,21 @@ class TransformersGrounder(VlmGrounder):
         new_tokens = output[:, encoded["input_ids"].shape[1] :]
         return processor.batch_decode(new_tokens, skip_special_tokens=True)
 
-    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingRecord]:
+    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingOutcome]:
         if not inputs:
             return []
-        self.load()
-        records: list[GroundingRecord] = []
+        try:
+            self.load()
+        except GrounderUnavailable as error:  # no weights, no network: every input fails the same way
+            return [GroundingFailure.from_error(error)] * len(inputs)
+        records: list[GroundingOutcome] = []
         for start in range(0, len(inputs), self.batch_size):
             batch = inputs[start : start + self.batch_size]
             answers, seconds = timed(lambda b=batch: self._generate(b))
             records += [self.record(answer, seconds / len(batch)) for answer in answers]
         return records
+
+    def close(self) -> None:
+        """Let go of the model (it loads again on the next image)."""
+        with self._lock:
+            self._processor = self._model = None

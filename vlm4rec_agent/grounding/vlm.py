@@ -1,10 +1,11 @@
-"""What the VLM grounders share: prompt, answer parsing, errors, and the optional fallback.
+"""What the VLM grounders share: prompt, answer parsing, and the optional fallback.
 
-Two kinds of failure are told apart:
+A VLM grounder reports two kinds of trouble as failures of its inputs (see
+:class:`~.protocol.GroundingFailure`), never as exceptions:
 
-- :class:`GrounderUnavailable`: the VLM cannot be used at all (no weights, no network, a
-  refused key, an unknown model). Every later call would fail the same way.
-- :class:`GroundingFailed`: the VLM did not answer this time (timeouts, overload) after retries.
+- ``"unusable"``: the VLM cannot be used at all (no weights, no network, a refused key, an
+  unknown model). Every later call would fail the same way.
+- ``"unanswered"``: the VLM did not answer this time (timeouts, overload) after retries.
 
 Either stops an ingest with a message saying what to do, keeping the items already stored,
 unless ``VLM4REC_GROUNDER_FALLBACK`` allows the basic grounder to stand in. Then every record
@@ -18,38 +19,27 @@ import logging
 import time
 from collections.abc import Sequence
 
-from ..errors import ConfigurationError, Vlm4recError
 from .parsing import parse_answer
 from .prompt import Prompt
-from .protocol import Grounder, GroundingInput
+from .protocol import (
+    BaseGrounder,
+    Grounder,
+    GrounderUnavailable,
+    GroundingFailed,
+    GroundingFailure,
+    GroundingInput,
+    GroundingOutcome,
+    LookupKey,
+)
 from .schema import GroundingRecord
 from .vocabulary import load_vocabulary
+
+__all__ = ["FallbackGrounder", "GrounderUnavailable", "GroundingFailed", "VlmGrounder", "timed"]
 
 log = logging.getLogger(__name__)
 
 
-class VlmError(Vlm4recError):
-    """A VLM grounder cannot go on. ``answered`` holds the records of the inputs it did answer
-    before it stopped (position in the batch -> record), so that a cache can keep them."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message, hint)
-        self.answered: dict[int, GroundingRecord] = {}
-
-
-class GrounderUnavailable(ConfigurationError, VlmError):
-    """The configured VLM cannot be used at all."""
-
-
-class GroundingFailed(VlmError):
-    """The VLM did not answer, after retries."""
-
-
-class ItemNotGrounded(Exception):
-    """One input could not be grounded (the server refused that image); the others can be."""
-
-
-class VlmGrounder:
+class VlmGrounder(BaseGrounder):
     """Base of the VLM grounders: turns a model's answer into a record."""
 
     name = "vlm"
@@ -81,12 +71,12 @@ class VlmGrounder:
             raw_output=answer,
         )
 
-    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingRecord]:  # pragma: no cover
-        raise NotImplementedError
-
 
 class FallbackGrounder:
-    """The configured VLM, with the basic grounder standing in when the VLM cannot answer."""
+    """The configured VLM, with the basic grounder standing in for the inputs the VLM could not
+    answer. Once the VLM is unusable, the basic grounder grounds everything that follows; after a
+    batch the VLM did not answer, the next batch goes to the VLM again. The VLM's own answers, and
+    inputs that only it found bad (``kind="item"``), are passed on as they are."""
 
     def __init__(self, primary: Grounder, basic: Grounder):
         self.primary = primary
@@ -94,32 +84,41 @@ class FallbackGrounder:
         self.name, self.model_id, self.prompt_version = primary.name, primary.model_id, primary.prompt_version
         self.unavailable: str | None = None
 
-    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingRecord]:
-        if self.unavailable is None:
-            try:
-                return self.primary.ground(inputs)
-            except GrounderUnavailable as error:
-                self.unavailable = str(error)
-                log.warning("%s; the basic grounder stands in (VLM4REC_GROUNDER_FALLBACK is on)", error)
-                return self._stand_in(inputs, self.unavailable)
-            except GroundingFailed as error:
-                log.warning("%s; the basic grounder stands in for this batch", error)
-                return self._stand_in(inputs, str(error))
-        return self._stand_in(inputs, self.unavailable)
+    def ground(self, inputs: Sequence[GroundingInput]) -> list[GroundingOutcome]:
+        if self.unavailable is not None:
+            return self._stand_in(inputs, [self.unavailable] * len(inputs))
+        outcomes = list(self.primary.ground(inputs))
+        failed = [i for i, o in enumerate(outcomes) if isinstance(o, GroundingFailure) and o.stops]
+        if not failed:
+            return outcomes
+        reasons = [str(outcomes[i]) for i in failed]
+        unusable = next((outcomes[i] for i in failed if outcomes[i].kind == "unusable"), None)
+        if unusable is not None:
+            self.unavailable = str(unusable)
+            log.warning("%s; the basic grounder stands in (VLM4REC_GROUNDER_FALLBACK is on)", self.unavailable)
+        else:
+            log.warning("%s; the basic grounder stands in for this batch", reasons[0])
+        for i, outcome in zip(failed, self._stand_in([inputs[i] for i in failed], reasons)):
+            outcomes[i] = outcome
+        return outcomes
 
-    def lookup(self, keys):
-        """The primary grounder's cached answers, when it has a cache (see CachedGrounder.lookup)."""
-        lookup = getattr(self.primary, "lookup", None)
-        return lookup(keys) if lookup is not None else {}
+    def lookup(self, keys: Sequence[LookupKey]) -> dict[int, GroundingRecord]:
+        """The primary grounder's cached answers (see CachedGrounder.lookup)."""
+        return self.primary.lookup(keys)
 
-    def _stand_in(self, inputs: Sequence[GroundingInput], reason: str) -> list[GroundingRecord]:
-        records = self.basic.ground(inputs)
-        lead = f"The {self.primary.name} grounder ({self.primary.model_id}) was not used: {reason}. "
-        for record in records:
-            record.status = "fallback"
-            record.notice = lead + (record.notice or "")
-            record.evidence["wanted_grounder"] = self.primary.name
-        return records
+    def close(self) -> None:
+        self.primary.close()
+        self.basic.close()
+
+    def _stand_in(self, inputs: Sequence[GroundingInput], reasons: Sequence[str]) -> list[GroundingOutcome]:
+        outcomes = list(self.basic.ground(inputs)) if inputs else []
+        for outcome, reason in zip(outcomes, reasons):
+            if isinstance(outcome, GroundingRecord):
+                lead = f"The {self.primary.name} grounder ({self.primary.model_id}) was not used: {reason}. "
+                outcome.status = "fallback"
+                outcome.notice = lead + (outcome.notice or "")
+                outcome.evidence["wanted_grounder"] = self.primary.name
+        return outcomes
 
 
 def timed(fn):
