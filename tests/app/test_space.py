@@ -119,14 +119,15 @@ def test_a_space_without_a_catalog_still_greets_and_says_why(engine, settings):
 def test_the_status_line_says_when_the_basic_grounder_stands_in_for_a_vlm(settings, encoder, grounder, product_image):
     from vlm4rec_agent.app import ShopApp
     from vlm4rec_agent.engine import Engine
-    from vlm4rec_agent.grounding.protocol import GroundingInput
-    from vlm4rec_agent.grounding.vlm import FallbackGrounder, GrounderUnavailable
+    from vlm4rec_agent.grounding.protocol import BaseGrounder, GroundingFailure, GroundingInput
+    from vlm4rec_agent.grounding.vlm import FallbackGrounder
 
-    class Unloadable:
+    class Unloadable(BaseGrounder):
         name, model_id, prompt_version = "transformers", "some/vlm", "p1"
 
         def ground(self, inputs):
-            raise GrounderUnavailable("cannot load the VLM some/vlm", "check the network")
+            failure = GroundingFailure("cannot load the VLM some/vlm", "check the network", kind="unusable")
+            return [failure] * len(inputs)
 
     fallback = FallbackGrounder(Unloadable(), grounder)
     app = ShopApp(Engine(settings, encoder=encoder, grounder=fallback), settings)

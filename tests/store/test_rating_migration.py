@@ -16,11 +16,11 @@ import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
+from chroma_server import ChromaServer, chroma_command
 from vlm4rec_agent.engine import Engine
 from vlm4rec_agent.settings import Settings
 from vlm4rec_agent.store import SqlRatingStore, open_client
 from vlm4rec_agent.store.chroma_migration import chroma_source, legacy_rating, migrate_chroma_ratings
-from vlm4rec_agent.testing.chroma_server import ChromaServer, chroma_command
 
 DATA = Path(__file__).parent / "data"
 LEGACY = json.loads((DATA / "legacy-ratings.json").read_text("utf-8"))

@@ -7,11 +7,11 @@ import threading
 
 import pytest
 
+from chroma_server import free_port
 from vlm4rec_agent.errors import ConfigurationError, InvalidInputError, StoreError
 from vlm4rec_agent.settings import Settings
 from vlm4rec_agent.store import SqlRatingStore, sql_ratings, validate_user_id
 from vlm4rec_agent.store.protocols import RatingStore
-from vlm4rec_agent.testing.chroma_server import free_port
 
 
 def test_it_is_a_rating_store(ratings):

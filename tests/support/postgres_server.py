@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .chroma_server import free_port
+from chroma_server import free_port
 
 USER = "vlm4rec"
 
