@@ -293,7 +293,9 @@ class Engine:
         """Ingest a catalog in a background thread that this engine owns (and stops when it closes)."""
         if self._gate.closed:
             raise EngineClosed("the engine is closed; nothing more is ingested")
-        job = IngestJob(self, source, limit).start()
+        job = IngestJob(
+            lambda progress, cancel: self.ingest(source, limit=limit, progress=progress, cancel=cancel), source
+        ).start()
         self._jobs.append(job)
         return job
 

@@ -10,23 +10,22 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .errors import EngineClosed, Vlm4recError
 from .ingest import IngestReport
 
-if TYPE_CHECKING:
-    from .engine import Engine
+# Runs the ingest: given where to report progress and the event that asks it to stop.
+RunIngest = Callable[[Callable[[int, int], None], threading.Event], IngestReport]
 
 log = logging.getLogger(__name__)
 
 
 class IngestJob:
-    def __init__(self, engine: Engine, source: str | Path, limit: int | None = None):
-        self.engine = engine
+    def __init__(self, run: RunIngest, source: str | Path):
+        self._run_ingest = run
         self.source = Path(source)
-        self.limit = limit
         self.done = 0
         self.total = 0
         self.report: IngestReport | None = None

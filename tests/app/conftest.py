@@ -30,3 +30,4 @@ def running_app(tmp_path_factory, model_cache, encoder, catalog_writer):
     assert app.job.wait(120) and app.job.report.added == 10, app.job.status()
     yield f"http://127.0.0.1:{settings.app_port}", app
     demo.close()
+    app.close()

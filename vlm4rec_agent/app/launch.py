@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -87,7 +88,25 @@ def serve(
         raise
     if block:  # launch() returned: the server has stopped
         engine.close()
+        _end_now_if_work_lingers()
     return demo, app
+
+
+def _end_now_if_work_lingers() -> None:
+    """End the process at once when a background ingest or warm-up is still inside a model.
+
+    The engine has closed: it waited for any write in progress and admits no other, so nothing is
+    left half-written. Letting the interpreter wind down around a thread that is running PyTorch or
+    onnxruntime aborts the process in their teardown ("terminate called without an active
+    exception"), and waiting for the photo in hand could take seconds; the work in hand is simply
+    dropped, and the next start goes on from what was stored.
+    """
+    if any(t.name.startswith("vlm4rec-") and t.is_alive() for t in threading.enumerate()):
+        log.info("stopped; the ingest goes on from what was stored at the next start")
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
