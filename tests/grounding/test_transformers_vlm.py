@@ -43,7 +43,9 @@ def test_batched_grounding_through_the_hub_code_path(tiny_model):
     for record in records:
         assert record.grounder == "transformers" and record.model_id == str(tiny_model)
         assert record.prompt_version == load_prompt().version
-        assert record.raw_output and record.status in ("ok", "partial", "unparsed")
+        # random weights answer random bytes, never JSON: the answer is kept whole as the description
+        assert record.raw_output and record.status == "unparsed" and record.notice
+        assert record.attributes.description
         assert record.evidence["seconds"] > 0
     model = grounder._model
     grounder.ground(inputs()[:1])
