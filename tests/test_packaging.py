@@ -183,3 +183,23 @@ def test_the_sdist_leaves_the_tests_out_and_builds_the_same_wheel(clone, wheel, 
     [unpacked] = (tmp_path / "unpacked").iterdir()
     from_sdist = _build_wheel(unpacked, tmp_path / "wheel-from-sdist")
     assert _package_files(from_sdist) == _package_files(wheel)
+
+
+def test_the_checkout_itself_finds_its_tools_and_prompts_without_an_editable_install(tmp_path):
+    """`python app.py` from the repository root imports this folder's package, not an installed one:
+    with a plain `pip install .` no editable finder maps prompts/ and tools/ into it."""
+    code = (
+        "import sys\n"
+        "sys.meta_path = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
+        "import vlm4rec_agent, vlm4rec_agent.tools\n"
+        "from importlib import resources\n"
+        "assert vlm4rec_agent.__file__.startswith(sys.argv[1]), vlm4rec_agent.__file__\n"
+        "print(vlm4rec_agent.tools.ShopTools.__name__,\n"
+        "      sorted(p.name for p in resources.files('vlm4rec_agent.prompts').iterdir() if p.suffix == '.txt'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(REPO)], cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[0] == "ShopTools" and "'assistant.v1.txt'" in done.stdout

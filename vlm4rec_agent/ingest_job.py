@@ -56,9 +56,7 @@ class IngestJob:
 
     def _run(self) -> None:
         try:
-            self.report = self.engine.ingest(
-                self.source, limit=self.limit, progress=self._progress, cancel=self._cancel
-            )
+            self.report = self._run_ingest(self._progress, self._cancel)
             log.info("%s", self.report.summary())
         except EngineClosed:
             log.info("ingest of %s stopped: the engine closed", self.source)
