@@ -17,7 +17,6 @@ import re
 import struct
 import subprocess
 import sys
-import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -335,11 +334,9 @@ def test_decompression_bomb_is_refused_before_any_pixel_is_decoded(monkeypatch):
     for side in (100_000, 12_000, 11_000):
         bomb = png_bytes(side, side, 8, 2, b"\0")
         assert len(bomb) < 100
-        start = time.perf_counter()
         with pytest.raises(InvalidInputError, match="too large"):
             open_image(bomb)
-        assert time.perf_counter() - start < 0.5
-    assert decoded == []
+    assert decoded == []  # refused from the declared size alone: no pixel was decoded
 
 
 # --- a 100-megapixel photo -------------------------------------------------------------------------
