@@ -36,8 +36,8 @@ ANALYTICS_EVERY = "1000"
 def _stop_promptly(demo: gr.Blocks) -> None:
     """SIGTERM (``docker stop``, a hosting platform) and Ctrl-C stop the app at once: the server
     stops without waiting for open connections (an idle browser tab keeps one open, which held the
-    server for Gradio's 5 s timeout), then the engine closes, instead of the process dying in the
-    middle of a write."""
+    server for Gradio's 5 s timeout) and cuts them off, then the engine closes, instead of the
+    process dying in the middle of a write."""
     if threading.current_thread() is not threading.main_thread():
         return  # signal handlers can only be set from the main thread
 
@@ -45,6 +45,9 @@ def _stop_promptly(demo: gr.Blocks) -> None:
         server = getattr(demo, "server", None)
         if server is not None:
             server.force_exit = True  # uvicorn's own "stop now": no wait for connections to finish
+            # The requests still open (a tab's heartbeat stream) are cut off, on purpose: their
+            # "cancelled" tracebacks say nothing a user needs to read.
+            logging.getLogger("uvicorn.error").disabled = True
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
@@ -70,6 +73,7 @@ def serve(
 
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", ANALYTICS_EVERY)  # read when the queue is made
     engine = Engine(settings)
+    demo = None
     try:
         # A setting the assistant refuses stops the start here, before any background work.
         app = ShopApp(engine, settings, notice=notice)
@@ -89,10 +93,16 @@ def serve(
             prevent_thread_lock=not block,
             quiet=not block,
         )
+    except KeyboardInterrupt:  # stopped while the server was still starting
+        if not block:
+            engine.close()
+            raise
     except BaseException:
         engine.close()
         raise
-    if block:  # launch() returned: the server has stopped
+    if block:  # the server was asked to stop (Ctrl-C, SIGTERM)
+        if demo is not None:
+            demo.close()  # a no-op when launch() closed it already
         engine.close()
         _end_process_now()
     return demo, app
