@@ -61,7 +61,7 @@ def test_items_stored_before_sources_were_recorded_get_theirs_on_the_next_ingest
     index = loaded_engine.catalog
     ids = [i for i, _, _ in SMALL_CATALOG]
     # as an older version stored them: no catalog file recorded
-    index._collection.update(ids=ids, metadatas=[{"source": "", "has_source": 0}] * len(ids))
+    index.dense._collection.update(ids=ids, metadatas=[{"source": "", "has_source": 0}] * len(ids))
     assert index.count_without_source() == 10
     report = loaded_engine.ingest(small_catalog)
     assert report.unchanged == 10 and index.count_without_source() == 0

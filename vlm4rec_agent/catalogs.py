@@ -65,6 +65,7 @@ class Columns(BaseModel):
     id: str | None = None
     image: str | None = None
     title: str | None = None
+    kind: str | None = None
     text: list[str] | None = None
     image_root: Path | None = None
 
@@ -366,9 +367,11 @@ def _item_from_row(
     text_keys = columns.text if columns.text is not None else [k for k in row if k.lower() in TEXT_COLUMNS]
     text_keys = sorted(text_keys, key=lambda k: TEXT_COLUMNS.index(k.lower()) if k.lower() in TEXT_COLUMNS else 99)
     text = _join_text([str(v) for k in text_keys if (v := _scalar(row.get(k))) is not None])
-    used = {id_key, image_key, *title_keys, *text_keys}
+    kind_key = columns.kind or _first(row, KIND_COLUMNS)
+    kind = str(_scalar(row.get(kind_key)) or "") if kind_key else ""
+    used = {id_key, image_key, *title_keys, *text_keys, *([kind_key] if kind_key else [])}
     extra = {k: v for k, raw in row.items() if k not in used and (v := _scalar(raw)) is not None}
-    return Item(id=item_id, image=image, title=title, text=text, extra=extra)
+    return Item(id=item_id, image=image, title=title, text=text, kind=kind, extra=extra)
 
 
 def _image_path(catalog: Path, value: str) -> Path | None:

@@ -242,14 +242,17 @@ class Ingestor:
         if self.store is not None:
             self._rebuild_if_damaged(report)
         stored = self.store.hashes([i.id for i, _, _ in hashed]) if self.store else {}
-        todo = [(i, ih, ch) for i, ih, ch in hashed if stored.get(i.id, ("", ""))[0] != ch]
+        todo = [(i, ih, ch) for i, ih, ch in hashed if stored.get(i.id, ("", "", ""))[0] != ch]
         report.unchanged = len(hashed) - len(todo)
         changed = {i.id for i, _, _ in todo}
-        moved = [i.id for i, _, _ in hashed if i.id not in changed and stored[i.id][1] != self.source]
-        if moved:  # unchanged, but stored before sources were recorded, or from another file
+        # unchanged, but stored before sources and types were recorded, or now from another file
+        relabel = {
+            i.id: i.kind for i, _, _ in hashed if i.id not in changed and stored[i.id][1:] != (self.source, i.kind)
+        }
+        if relabel:
             with self.writing():
-                self.store.set_source(moved, self.source)
-        return IngestPlan(todo=todo, existing=set(stored), moved=moved)
+                self.store.relabel(relabel, self.source)
+        return IngestPlan(todo=todo, existing=set(stored), moved=list(relabel))
 
     def _rebuild_if_damaged(self, report: IngestReport) -> None:
         """A catalog whose vector index Chroma cannot read is emptied, so this ingest rebuilds it.
@@ -339,7 +342,7 @@ class Ingestor:
                 self.store = self._open_store(encoder.dim)
             stored = [
                 StoredItem(id=item.id, image=str(item.image.resolve()), title=item.title, text=item.text,
-                           extra=item.extra, record=rec, content_hash=_stored_hash(ch, rec))
+                           kind=item.kind, extra=item.extra, record=rec, content_hash=_stored_hash(ch, rec))
                 for item, ch, rec in ready
             ]  # fmt: skip
             log.debug("writing %d items to the store", len(stored))

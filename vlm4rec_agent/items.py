@@ -17,6 +17,10 @@ class _ItemFields(BaseModel):
     id: str
     title: str = ""
     text: str = ""
+    # What the catalog calls the product's type (its "type", "category" or "label" column), as it
+    # wrote it: "Pendant lamp", "Dress". Empty when the catalog has no such column. Not part of the
+    # content hash: the same column is in the title and the text, which are.
+    kind: str = ""
     extra: dict[str, MetadataValue] = Field(default_factory=dict)
 
 

@@ -20,13 +20,16 @@ from ..items import StoredItem
 class Filters(BaseModel):
     """Only items whose grounded attributes have these values (matched exactly, lower-case).
 
-    ``category`` is one category; ``colors`` must all be among the item's colours.
+    ``category`` is one category; ``colors`` must all be among the item's colours; ``kind`` is a
+    phrase that names the item's product type as its catalog gives it ("pendant lamp", "lamp"; see
+    :func:`vlm4rec_agent.kinds.suffixes`).
     """
 
     category: str | None = None
     colors: list[str] = Field(default_factory=list)
+    kind: str | None = None
 
-    @field_validator("category", mode="before")
+    @field_validator("category", "kind", mode="before")
     @classmethod
     def _category(cls, value: str | None) -> str | None:
         return (value or "").strip().lower() or None
@@ -39,7 +42,7 @@ class Filters(BaseModel):
 
     @property
     def is_empty(self) -> bool:
-        return self.category is None and not self.colors
+        return self.category is None and not self.colors and self.kind is None
 
     @classmethod
     def of(cls, category: str | None = None, colors: Sequence[str] | str | None = None) -> Filters | None:
@@ -99,12 +102,12 @@ class CatalogIndex(Protocol):
         """One stored item, or a clear NotFoundError."""
         ...
 
-    def hashes(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """(content hash, source catalog) of each stored item among ``ids``."""
+    def hashes(self, ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+        """(content hash, source catalog, kind) of each stored item among ``ids``."""
         ...
 
-    def set_source(self, ids: Sequence[str], source: str) -> None:
-        """Record that these stored items now come from the catalog file ``source``."""
+    def relabel(self, kinds: dict[str, str], source: str) -> None:
+        """Record the catalog file and the type (id -> kind) of stored items that are otherwise unchanged."""
         ...
 
     def ids_from(self, source: str) -> list[str]:
@@ -125,6 +128,10 @@ class CatalogIndex(Protocol):
         self, vectors: np.ndarray, n: int, filters: Filters | None = None, with_vectors: bool = False
     ) -> list[list[Neighbour]]:
         """The ``n`` nearest items to each query vector, with their records."""
+        ...
+
+    def ids_with(self, field: str, value: str) -> frozenset[str]:
+        """The ids of the items whose grounded ``field`` holds ``value`` (cheap when asked again)."""
         ...
 
     def check(self) -> None:
