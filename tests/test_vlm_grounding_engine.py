@@ -193,7 +193,7 @@ def test_an_interrupted_ingest_with_stores_in_flight_resumes_without_duplicates(
     assert engine.stats().items == 6  # three whole batches, each stored once
     report = Engine(settings, encoder=encoder, grounder=grounder).ingest(small_catalog)
     assert (report.added, report.unchanged) == (4, 6)
-    ids = engine.catalog.sample_ids(limit=100)
+    ids = engine.catalog.dense.sample_ids(limit=100)
     assert len(ids) == len(set(ids)) == 10
 
 

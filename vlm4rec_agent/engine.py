@@ -35,11 +35,11 @@ from .items import Item, StoredItem, file_sha256
 from .memo import Memo
 from .parts import Part, WriteGate
 from .profiles import profile_view
-from .retrieval import Result, Retriever
+from .retrieval import Result, Retriever, SearchAnswer
 from .scoring import Scorer, make_scorer
+from .search.hybrid import SearchOptions
 from .settings import Settings
 from .store import (
-    CatalogIndex,
     ChromaCatalogIndex,
     Filters,
     RatingStore,
@@ -47,6 +47,8 @@ from .store import (
     open_rating_store,
     validate_user_id,
 )
+from .store.catalog import StoredCatalog
+from .store.tantivy_index import TantivyLexicalIndex
 from .text_input import validate_item_id
 from .views import ProfileView
 
@@ -89,7 +91,11 @@ class Engine:
         self._client = Part("store client", lambda: open_client(s), close=_close)
         self._ratings: Part[RatingStore] = Part("ratings", self._open_ratings, ratings, _close)
         self._scorer = scorer
-        self._index: CatalogIndex | None = None
+        self._index: StoredCatalog | None = None
+        self._lexical: Part[TantivyLexicalIndex] = Part(
+            "lexical index", lambda: TantivyLexicalIndex(s.lexical_path), close=_close
+        )
+        self._stop_sync = threading.Event()
         self._index_lock = threading.Lock()  # opening or creating the catalog's collection
         self._has_items = False  # once true, stays true (only a prune or a rebuild empties a catalog)
         self._item_count: Memo[int] = Memo(size=1, max_age_s=ITEM_COUNT_AGE_S)
@@ -112,12 +118,13 @@ class Engine:
         """
         if self._gate.closed:
             return
+        self._stop_sync.set()
         for job in self._jobs:
             job.cancel()
         for job in self._jobs:
             job.wait(wait_s)
         self._gate.close()
-        for part in (self._grounder, self._ratings, self._encoder, self._client):
+        for part in (self._grounder, self._ratings, self._encoder, self._lexical, self._client):
             try:
                 part.close()
             except Exception as error:  # closing must go on: the other parts still need releasing
@@ -161,7 +168,7 @@ class Engine:
         """Likes and dislikes in SQL; on first open, any that an earlier version kept in Chroma are moved in."""
         return open_rating_store(self.settings, lambda: self.client)
 
-    def _existing_catalog(self) -> CatalogIndex | None:
+    def _existing_catalog(self) -> StoredCatalog | None:
         if self._gate.closed:
             raise EngineClosed("the engine is closed; its catalog is no longer available")
         if self._index is not None:
@@ -169,17 +176,46 @@ class Engine:
         client = self.client  # outside the index lock: opening a server's client is a network call
         with self._index_lock:
             if self._index is None:
-                self._index = ChromaCatalogIndex.open(client, self.settings.collection, self.encoder_name)
+                dense = ChromaCatalogIndex.open(client, self.settings.collection, self.encoder_name)
+                self._index = self._with_lexical(dense) if dense is not None else None
             return self._index
 
-    def _create_catalog(self, dim: int) -> CatalogIndex:
+    def _create_catalog(self, dim: int) -> StoredCatalog:
         client = self.client
         with self._index_lock:
-            self._index = ChromaCatalogIndex.open(client, self.settings.collection, self.encoder_name, dim=dim)
+            dense = ChromaCatalogIndex.open(client, self.settings.collection, self.encoder_name, dim=dim)
+            self._index = self._with_lexical(dense)
             return self._index
 
+    def _with_lexical(self, dense: ChromaCatalogIndex) -> StoredCatalog:
+        """The catalog with its lexical index, brought in step with the vector index on open."""
+        lexical = self._lexical.get()
+        catalog = StoredCatalog(dense, lexical, self.settings.lexical_path / "synced.json")
+        shared = bool(self.settings.chroma_host)  # other processes write too: look for their writes
+        done = catalog.sync(check_writes=shared)
+        if done:
+            log.info("lexical index of %r: %d items brought in step", dense.name, done)
+        if shared:
+            self._start_lexical_sync(catalog)
+        return catalog
+
+    def _start_lexical_sync(self, catalog: StoredCatalog) -> None:
+        """Catch the lexical index up with other processes' writes every ``lexical_sync_s`` seconds."""
+
+        def run() -> None:
+            while not self._stop_sync.wait(self.settings.lexical_sync_s):
+                try:
+                    with self._gate.write():
+                        catalog.sync()
+                except EngineClosed:
+                    return
+                except Exception as error:  # the next round tries again; searches go on meanwhile
+                    log.warning("catching up the lexical index failed: %s", error)
+
+        threading.Thread(target=run, name="vlm4rec-lexical-sync", daemon=True).start()
+
     @property
-    def catalog(self) -> CatalogIndex:
+    def catalog(self) -> StoredCatalog:
         """The stored catalog; a clear error when nothing has been ingested yet."""
         index = self._existing_catalog()
         if index is not None and not self._has_items:
@@ -198,7 +234,12 @@ class Engine:
         retriever = self._retriever
         if retriever is None or retriever.catalog is not catalog:
             retriever = Retriever(
-                catalog, self.ratings, lambda: self.encoder, self.scorer, self.settings.personalization_weight
+                catalog,
+                self.ratings,
+                lambda: self.encoder,
+                self.scorer,
+                self.settings.personalization_weight,
+                self.search_options,
             )
             self._retriever = retriever
         return retriever
@@ -332,11 +373,34 @@ class Engine:
         return self.catalog.require(validate_item_id(item_id)).item
 
     # --- retrieval -------------------------------------------------------------------------
+    @property
+    def search_options(self) -> SearchOptions:
+        s = self.settings
+        return SearchOptions(
+            fusion=s.search_fusion,
+            lexical_weight=s.search_lexical_weight,
+            diversity=s.search_diversity,
+            min_similarity=s.search_min_similarity,
+        )
+
     def search(
         self, query: str, *, k: int = 10, user: str | None = None, filters: Filters | None = None
     ) -> list[Result]:
         """Items that match a description in words, personalised by the user's profile if given."""
-        return self.retriever.search(query, k, validate_user_id(user) if user else None, filters)
+        return self.search_answer(query, k=k, user=user, filters=filters).results
+
+    def search_answer(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        user: str | None = None,
+        filters: Filters | None = None,
+        options: SearchOptions | None = None,
+    ) -> SearchAnswer:
+        """:meth:`search` with what the faces show beside the results: a note when nothing fits, a
+        filter matches nothing or too few items of the named type exist, and how the query was read."""
+        return self.retriever.search(query, k, validate_user_id(user) if user else None, filters, options)
 
     def recommend(self, user: str, *, k: int = 10, filters: Filters | None = None) -> list[Result]:
         """Items for a shopper from what they liked and disliked, never ones they already rated."""

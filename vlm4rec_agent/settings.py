@@ -138,6 +138,34 @@ class Settings(BaseSettings):
     dislike_weight: float = Field(
         0.5, ge=0, description="How hard a disliked item pushes similar items down (0 ignores dislikes)."
     )
+    search_fusion: Literal["weighted", "rrf"] = Field(
+        "weighted",
+        description="How search mixes meaning (dense vectors) and words (BM25): `weighted` (a weighted sum of "
+        "both on a 0-1 scale) or `rrf` (reciprocal rank fusion). See docs/evaluation/search.md.",
+    )
+    search_lexical_weight: float = Field(
+        0.5, ge=0, le=1, description="Weight of the word match (BM25) against the meaning match in `weighted` fusion."
+    )
+    search_diversity: float = Field(
+        0.85,
+        ge=0,
+        le=1,
+        description="Variety of a page of search results (maximal marginal relevance): 1 ranks by relevance "
+        "alone, lower values push near-identical items apart.",
+    )
+    search_min_similarity: float = Field(
+        0.33,
+        ge=0,
+        le=1,
+        description="A query that names no attribute and no word of the catalog finds nothing when no item is "
+        "this close in meaning (cosine); it is told what the catalog holds instead.",
+    )
+    lexical_sync_s: float = Field(
+        10.0,
+        gt=0,
+        description="With a Chroma server: how often each process catches its word index up with other "
+        "processes' writes (their new items are found by meaning at once, by their words within this time).",
+    )
     personalization_weight: float = Field(
         0.3, ge=0, description="Weight of the shopper's profile in a search made for a known user."
     )
@@ -206,6 +234,11 @@ class Settings(BaseSettings):
             scheme = "https" if self.chroma_ssl else "http"
             return f"{scheme}://{self.chroma_host}:{self.chroma_port}"
         return str(self.chroma_path)
+
+    @property
+    def lexical_path(self) -> Path:
+        """The folder of the catalog's word index (derived data, rebuilt when missing)."""
+        return self.home / "lexical" / self.collection
 
     @property
     def ratings_path(self) -> Path:

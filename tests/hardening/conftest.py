@@ -16,7 +16,7 @@ def stored_records(engine: Engine) -> dict[str, tuple[dict, np.ndarray, str]]:
     store = engine._existing_catalog()
     if store is None:
         return {}
-    raw = store._collection.get(include=["metadatas", "embeddings", "documents"])
+    raw = store.dense._collection.get(include=["metadatas", "embeddings", "documents"])
     return {
         item_id: (metadata, np.asarray(vector, dtype=np.float32), document)
         for item_id, metadata, vector, document in zip(

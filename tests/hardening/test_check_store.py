@@ -16,6 +16,6 @@ def test_a_whole_catalog_passes_and_a_missing_or_extra_id_fails(loaded_engine):
 
 
 def test_a_half_written_record_fails(loaded_engine):
-    loaded_engine.catalog._collection.update(ids=["oak-table"], metadatas=[{"content_hash": "x", "record": "{"}])
+    loaded_engine.catalog.dense._collection.update(ids=["oak-table"], metadatas=[{"content_hash": "x", "record": "{"}])
     with pytest.raises(ValueError):  # pydantic ValidationError
         check_store(loaded_engine)

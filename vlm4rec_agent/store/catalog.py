@@ -1,0 +1,189 @@
+"""The catalog as the engine keeps it: its vector index and its lexical index, written together.
+
+Every write this process makes goes to both (the vector index first: it is the record of what the
+catalog holds). The lexical index is derived data, kept in a folder under ``VLM4REC_HOME``, so it
+can always be brought back in step from the vector index (:meth:`StoredCatalog.sync`):
+
+- when its folder is new, or was built for another collection (a catalog dropped and rebuilt), or
+  its count differs: it is rebuilt, or caught up item by item;
+- with a Chroma server, other processes write too: every item records when it was written, and a
+  sync takes what was written since the last one (and removes what is gone). The engine runs it at
+  most every ``VLM4REC_LEXICAL_SYNC_S`` seconds, so another process's write reaches this one's word
+  search within that time (its vectors are found at once: they live on the server).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..items import StoredItem
+from .catalog_index import Candidate, Filters, Neighbour
+from .chroma_index import ChromaCatalogIndex
+from .lexical_index import LexicalIndex
+
+log = logging.getLogger(__name__)
+
+PAGE = 2_000  # items read from the vector index at a time when rebuilding the lexical index
+KIND_PHRASES = 20_000  # the most type phrases a search recognises (the IKEA catalog has 1,100)
+SLACK_S = 120.0  # clocks of processes on several machines may disagree by this much
+
+
+class StoredCatalog:
+    """A :class:`~vlm4rec_agent.store.catalog_index.CatalogIndex` whose writes also keep a lexical index."""
+
+    def __init__(self, dense: ChromaCatalogIndex, lexical: LexicalIndex, state: Path):
+        self.dense = dense
+        self.lexical = lexical
+        self._state_file = state
+        self._syncs = 0  # items indexed by syncs so far: what caches of the lexical index's values depend on
+        self._phrases: tuple[tuple[int, int], frozenset[str]] | None = None
+
+    # --- what the vector index answers ----------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.dense.name
+
+    @property
+    def generation(self) -> int:
+        return self.dense.generation
+
+    @property
+    def encoder_name(self) -> str:
+        return self.dense.encoder_name
+
+    @property
+    def dim(self) -> int:
+        return self.dense.dim
+
+    def count(self) -> int:
+        return self.dense.count()
+
+    def get(self, ids: Sequence[str], with_vectors: bool = False) -> dict[str, Neighbour]:
+        return self.dense.get(ids, with_vectors)
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        return self.dense.vectors(ids)
+
+    def require(self, item_id: str, with_vectors: bool = False) -> Neighbour:
+        return self.dense.require(item_id, with_vectors)
+
+    def hashes(self, ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+        return self.dense.hashes(ids)
+
+    def ids_from(self, source: str) -> list[str]:
+        return self.dense.ids_from(source)
+
+    def count_without_source(self) -> int:
+        return self.dense.count_without_source()
+
+    def nearest(
+        self, vectors: np.ndarray, n: int, filters: Filters | None = None, with_vectors: bool = True
+    ) -> list[list[Candidate]]:
+        return self.dense.nearest(vectors, n, filters, with_vectors)
+
+    def query(
+        self, vectors: np.ndarray, n: int, filters: Filters | None = None, with_vectors: bool = False
+    ) -> list[list[Neighbour]]:
+        return self.dense.query(vectors, n, filters, with_vectors)
+
+    def check(self) -> None:
+        self.dense.check()
+
+    def ids_with(self, field: str, value: str) -> frozenset[str]:
+        return self.dense.ids_with(field, value)
+
+    def kind_phrases(self) -> frozenset[str]:
+        """Every phrase that names a product type of the catalog ("pendant lamp", "lamp", "dress"),
+        from the types its files give; read once per write."""
+        key = (self.generation, self._syncs)
+        if self._phrases is None or self._phrases[0] != key:
+            values = self.lexical.values("kind_suffixes", limit=KIND_PHRASES)
+            self._phrases = (key, frozenset(value for value, _ in values))
+        return self._phrases[1]
+
+    # --- writes, to both --------------------------------------------------------------------
+    def upsert(
+        self, items: Sequence[StoredItem], vectors: np.ndarray, documents: Sequence[str], source: str = ""
+    ) -> None:
+        written_at = time.time()
+        self.dense.upsert(items, vectors, documents, source=source, written_at=written_at)
+        self.lexical.upsert(items, written_at)
+
+    def relabel(self, kinds: dict[str, str], source: str) -> None:
+        written_at = time.time()
+        self.dense.relabel(kinds, source, written_at)
+        self._index_items(self.dense.get_items(list(kinds)))  # the lexical index holds kinds too
+
+    def delete(self, ids: Sequence[str]) -> None:
+        self.dense.delete(ids)
+        self.lexical.delete(ids)
+
+    def drop(self) -> None:
+        self.dense.drop()
+        self.lexical.clear()
+        self._save_state({})
+
+    # --- keeping the lexical index in step ---------------------------------------------------
+    def _state(self) -> dict:
+        try:
+            return json.loads(self._state_file.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def _save_state(self, state: dict) -> None:
+        partial = self._state_file.with_suffix(".part")
+        partial.write_text(json.dumps(state), "utf-8")
+        partial.replace(self._state_file)
+
+    def sync(self, check_writes: bool = True) -> int:
+        """Bring the lexical index in step with the vector index; returns how many items it (re)indexed.
+
+        ``check_writes`` also looks for items that other processes wrote since the last sync (a
+        metadata scan on the server); without it only a missing or miscounted index is repaired.
+        """
+        state, started = self._state(), time.time()
+        collection = self.dense.collection_id
+        if state.get("collection") != collection:
+            done = self._rebuild()
+        else:
+            done = 0
+            if check_writes:
+                changed = self.dense.written_after(state.get("synced_until", 0.0) - SLACK_S)
+                for start in range(0, len(changed), PAGE):
+                    self._index_items(changed[start : start + PAGE])
+                done += len(changed)
+            if self.lexical.count() != self.dense.count():
+                done += self._reconcile()
+        self._save_state({"collection": collection, "synced_until": started})
+        self._syncs += done
+        return done
+
+    def _index_items(self, rows: Sequence[tuple[StoredItem, float]]) -> None:
+        self.lexical.upsert([item for item, _ in rows], [at for _, at in rows])
+
+    def _rebuild(self) -> int:
+        total = self.dense.count()
+        log.info("building the lexical index of catalog %r from its %d items", self.name, total)
+        self.lexical.clear()
+        done = 0
+        for offset in range(0, total, PAGE):
+            rows = self.dense.items(offset, PAGE)
+            self._index_items(rows)
+            done += len(rows)
+        return done
+
+    def _reconcile(self) -> int:
+        """Add what the lexical index lacks and remove what the vector index no longer holds."""
+        dense_ids = set(self.dense.ids())
+        lexical_ids = set(self.lexical.ids())
+        gone, missing = sorted(lexical_ids - dense_ids), sorted(dense_ids - lexical_ids)
+        self.lexical.delete(gone)
+        for start in range(0, len(missing), PAGE):
+            self._index_items(self.dense.get_items(missing[start : start + PAGE]))
+        return len(gone) + len(missing)
