@@ -49,11 +49,23 @@ def test_search_table_and_json(ingested):
     lines = out.splitlines()
     assert code == 0 and lines[0].split() == ["#", "id", "title", "score", "why"]
     assert lines[1].split()[:2] == ["1", "red-dress"] and "Matches your search" in lines[1]
-    assert len(lines) == 4
+    assert len(lines) == 5  # two dresses, then one other type, said below the table
+    assert lines[4] == "Only 2 items of the type dress match; the others shown are other types."
     code, out, _ = ingested("search", "red linen dress", "--k", "3", "--json")
-    data = json.loads(out)
-    assert [d["rank"] for d in data] == [1, 2, 3]
+    page = json.loads(out)
+    data = page["results"]
+    assert [d["rank"] for d in data] == [1, 2, 3] and [d["fits"] for d in data] == [True, True, False]
     assert data[0]["id"] == "red-dress" and data[0]["reasons"] and data[0]["attributes"]["category"] == "dress"
+    assert page["note"] == lines[4] and page["understood"]["category"] == "dress" and page["query"] == "red linen dress"
+
+
+def test_search_for_nothing_the_catalog_holds_says_so(ingested):
+    code, out, _ = ingested("search", "asdfgh qwerty", "--json")
+    page = json.loads(out)
+    assert code == 0 and page["results"] == []
+    assert page["note"].startswith("Nothing in the catalog fits “asdfgh qwerty”. It holds, for example:")
+    code, out, _ = ingested("search", "asdfgh qwerty")
+    assert out.strip() == page["note"]
 
 
 def test_like_dislike_recommend_profile_explain_reset(ingested):

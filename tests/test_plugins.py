@@ -270,7 +270,7 @@ def test_the_vlm4rec_command_uses_a_plugins_grounder_encoder_and_scorer(toy_dir,
     assert "Toy says: A red summer dress" in record["attributes"]["description"]
     assert "10 added" in run("ingest", str(small_catalog), "--no-progress")
     found = json.loads(run("search", "oak dining table scandinavian", "--k", "2", "--json"))
-    assert found[0]["id"] == "oak-table"
+    assert found["results"][0]["id"] == "oak-table"
     run("like", "oak-table", "--user", "ann")
     picks = json.loads(run("recommend", "--user", "ann", "--k", "3", "--json"))
     assert picks[0]["id"] == "oak-chair" and "oak-table" not in [p["id"] for p in picks]

@@ -65,8 +65,10 @@ class ShopTools:
         """Search the product catalog for items matching a description in words.
 
         Use this when the shopper describes what they want ("a linen dress for a beach wedding").
-        Each result has an id, title, image, score and an explanation citing the attributes it
-        shares with the query.
+        Each result has an id, title, image, score and an explanation citing the attributes and
+        words it shares with the query. Items of the product type the query names come first;
+        others are marked ``fits: false``. When nothing in the catalog fits, ``results`` is empty
+        and ``note`` says so and what the catalog holds; tell the shopper the note.
 
         Args:
             query: What the shopper is looking for, in their words.
@@ -75,8 +77,8 @@ class ShopTools:
             category: Only items of this grounded category (for example "dress" or "lamp"); empty for any.
             color: Only items with this grounded colour (for example "blue"); empty for any.
         """
-        results = self.engine.search(query, k=_k(k), user=user_id or None, filters=Filters.of(category, color))
-        return ResultPage(query=clean_text(query), user=user_id, results=result_views(results))
+        answer = self.engine.search_answer(query, k=_k(k), user=user_id or None, filters=Filters.of(category, color))
+        return ResultPage.of_search(answer, clean_text(query), user_id)
 
     def recommend_for_user(self, user_id: str, k: int = 8, category: str = "", color: str = "") -> ResultPage:
         """Recommend items for a shopper from the items they liked and disliked.

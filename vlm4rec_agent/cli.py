@@ -17,7 +17,7 @@ from .rendering import profile_counts
 from .retrieval import MAX_K
 from .settings import Settings, documented_settings
 from .store import Filters
-from .views import ResetDone, result_views
+from .views import ResetDone, ResultPage, result_views
 
 log = logging.getLogger("vlm4rec_agent")
 
@@ -211,7 +211,10 @@ def _run_command(args: argparse.Namespace, engine: Engine) -> int:
         _emit(args, out.ingest_data(report), out.ingest_text(report))
         return 1 if report.skipped and not report.stored and not report.unchanged else 0
     if cmd == "search":
-        return _results(args, engine.search(args.query, k=args.k, user=args.user, filters=_filters_from(args)))
+        answer = engine.search_answer(args.query, k=args.k, user=args.user, filters=_filters_from(args))
+        page = ResultPage.of_search(answer, args.query, args.user or "")
+        _emit(args, page, out.search_text(page))
+        return 0
     if cmd == "recommend":
         return _results(args, engine.recommend(args.user, k=args.k, filters=_filters_from(args)))
     if cmd == "similar":

@@ -15,7 +15,7 @@ from .grounding.schema import GroundingRecord
 from .ingest import IngestReport
 from .items import StoredItem
 from .rendering import attribute_facts, common_text, profile_counts
-from .views import ProfileView, ResultView
+from .views import ProfileView, ResultPage, ResultView
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -55,6 +55,16 @@ def results_text(results: Sequence[ResultView]) -> str:
         return "No items matched."
     rows = [[str(r.rank), r.id, _clip(r.label, 40), f"{r.score:.3f}", r.explanation] for r in results]
     return table(["#", "id", "title", "score", "why"], rows)
+
+
+def search_text(page: ResultPage) -> str:
+    """A search's table, with the note (nothing fits, too few of the type) and the corrections below."""
+    lines = [results_text(page.results) if page.results or not page.note else ""]
+    if page.corrections:
+        lines.append("Read " + ", ".join(f"{wrong!r} as {right!r}" for wrong, right in page.corrections.items()) + ".")
+    if page.note:
+        lines.append(page.note)
+    return "\n".join(line for line in lines if line)
 
 
 def attributes_lines(record: GroundingRecord) -> list[str]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from .grounding.schema import CITABLE_FIELDS, FIELD_LABELS, Attributes
 from .items import StoredItem
+from .kinds import head
 
 MAX_REASONS = 3
 # Order in which shared attributes are worth citing to a shopper: taste before logistics.
@@ -39,9 +40,19 @@ class Reason(BaseModel):
         return label
 
 
+class WordMatch(BaseModel):
+    """A word of the query found in the item's own text: ``word`` as the shopper wrote it, ``found``
+    as the item has it (another form, or the word a misspelling was taken for), and where."""
+
+    word: str
+    found: str
+    where: Literal["name", "text"]
+
+
 class Explanation(BaseModel):
     text: str
     reasons: list[Reason] = Field(default_factory=list)
+    words: list[WordMatch] = Field(default_factory=list)
 
 
 def _words(value: str) -> str:
@@ -114,6 +125,45 @@ def shared_reasons(result: Attributes, others: Sequence[StoredItem], source: Sou
             chosen.append(reason)
             fields.add(reason.field)
     return chosen[:MAX_REASONS]
+
+
+def _word_phrase(match: WordMatch) -> str:
+    seen = f"'{match.found}'" if match.found == match.word else f"'{match.found}' (for '{match.word}')"
+    return f"{seen} in the {match.where}"
+
+
+def explain_hit(
+    result: StoredItem,
+    query: Attributes,
+    query_text: str,
+    similarity: float,
+    words: Sequence[WordMatch] = (),
+    wanted_type: str | None = None,
+    fits: bool | None = None,
+) -> Explanation:
+    """Why a search found an item: the attributes and the exact words it shares with the query, and,
+    when the query named a type the item is not, that it stands in for missing items of that type."""
+    reasons = query_reasons(result.attributes, query, query_text)
+    if fits is False and wanted_type:
+        reasons = [r for r in reasons if r.field != "category"]
+    on = _join([r.cited for r in reasons]) if reasons else ""
+    found = _join([_word_phrase(w) for w in words[:MAX_REASONS]]) if words else ""
+    if on and found:
+        text = f"Matches your search on {on}, and {found}."
+    elif on:
+        text = f"Matches your search on {on}."
+    elif found:
+        text = f"Matches {found}."
+    else:
+        text = f"Close in meaning to your search (similarity {similarity:.2f}); no attribute named in it."
+    if fits is False and wanted_type:
+        kind = head(result.kind) or result.attributes.category or "an item of another type"
+        text = f"Not a {wanted_type} but {_article(kind)}: too few {wanted_type} items match. {text}"
+    return Explanation(text=text, reasons=reasons, words=list(words))
+
+
+def _article(noun: str) -> str:
+    return noun if noun.startswith("an item") else f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
 
 
 def explain_search(result: StoredItem, query: Attributes, query_text: str, similarity: float) -> Explanation:

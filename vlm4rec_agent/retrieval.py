@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from . import explain
 from .embedding_text import build_embedding_text
@@ -20,7 +20,9 @@ from .grounding.vocabulary import load_vocabulary
 from .items import StoredItem
 from .memo import Memo
 from .scoring import Scorer
-from .store import Candidate, CatalogIndex, Filters, Neighbour, Profile, RatingStore
+from .search.hybrid import HybridSearch, SearchOptions, SearchOutcome
+from .store import Candidate, Filters, Neighbour, Profile, RatingStore
+from .store.catalog import StoredCatalog
 from .text_input import clean_query, validate_item_id
 
 MAX_K = 100  # results per call, for every face (CLI, tools, MCP, chat)
@@ -31,6 +33,20 @@ class Result(BaseModel):
     item: StoredItem
     score: float
     explanation: explain.Explanation
+    # For a search that names a product type: whether the item is of that type (False: shown only
+    # because fewer items of the type exist). None when the query named no type.
+    fits: bool | None = None
+
+
+class SearchAnswer(BaseModel):
+    """A search's results, a note for the shopper when they are not simply what was asked for
+    (nothing fits, a filter matches nothing, too few items of the named type), what the query was
+    understood to ask for, and the misspelt words that were put right."""
+
+    results: list[Result]
+    note: str = ""
+    understood: Attributes = Field(default_factory=Attributes)
+    corrections: dict[str, str] = Field(default_factory=dict)
 
 
 def check_k(k: int) -> int:
@@ -51,17 +67,19 @@ def _pool(k: int, exclude: int = 0, probes: int = 1) -> int:
 class Retriever:
     def __init__(
         self,
-        catalog: CatalogIndex,
+        catalog: StoredCatalog,
         ratings: RatingStore,
         encoder: Callable[[], TextEncoder],
         scorer: Scorer,
         personalization_weight: float = 0.3,
+        search_options: SearchOptions | None = None,
     ):
         self.catalog = catalog
         self.ratings = ratings
         self._encoder = encoder  # loaded only by the paths that embed text
         self.scorer = scorer
         self.personalization_weight = personalization_weight
+        self.search_options = search_options or SearchOptions()
         self.vocabulary = load_vocabulary()
         # Not recomputed when nothing changed: a query's vector, and a profile's vectors (keyed
         # by the exact ratings and the catalog's write generation, and at most a minute old).
@@ -140,33 +158,78 @@ class Retriever:
         return results
 
     # --- search ---------------------------------------------------------------------------
-    def search(self, query: str, k: int = 10, user: str | None = None, filters: Filters | None = None) -> list[Result]:
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        user: str | None = None,
+        filters: Filters | None = None,
+        options: SearchOptions | None = None,
+    ) -> SearchAnswer:
+        """Hybrid search (see :mod:`vlm4rec_agent.search.hybrid`), leaning towards ``user``'s profile."""
         check_k(k)
         text = clean_query(query)
-        query_vector = self.encode_query(text)
-        query_attributes = self.vocabulary.parse(text)
+        options = options or self.search_options
         profile = self.ratings.profile(user) if user else None
-        if profile is None or profile.is_empty:
-            row = self.catalog.query(query_vector, k, filters)[0]
-            return self._as_results(row, lambda n: explain.explain_search(n.item, query_attributes, text, n.similarity))
-        liked_items, liked, disliked = self.profile_vectors(profile)
-        pool = self._candidates(query_vector, _pool(k, len(profile.disliked)), filters)
-        disliked_ids = set(profile.disliked)
-        candidates = [c for item_id, c in pool.items() if item_id not in disliked_ids]
-        if not candidates:
-            return []
-        vectors = np.stack([c.vector for c in candidates])
-        relevance = vectors @ query_vector[0]
-        scores = relevance + self.personalization_weight * self.scorer.score(liked, disliked, vectors)
-        results = []
-        for rank, (i, item) in enumerate(self._winners(candidates, scores, k), start=1):
-            why = explain.explain_search(item, query_attributes, text, float(relevance[i]))
-            if liked_items:
-                sims = liked @ vectors[i]
-                j = int(sims.argmax())
-                why = explain.combine(why, explain.explain_profile(item, liked_items, liked_items[j], float(sims[j])))
-            results.append(Result(rank=rank, item=item, score=float(scores[i]), explanation=why))
-        return results
+        personal, liked_items, liked = None, [], None
+        exclude: frozenset[str] = frozenset()
+        if profile is not None and not profile.is_empty:
+            liked_items, liked, disliked = self.profile_vectors(profile)
+            weight = self.personalization_weight
+
+            def personal(vectors: np.ndarray) -> np.ndarray:
+                return weight * self.scorer.score(liked, disliked, vectors)
+
+            exclude = frozenset(profile.disliked)
+        outcome = HybridSearch(self.catalog, self.encode_query).run(
+            text, k, options, filters, personal, exclude, liked_items, liked
+        )
+        results = [
+            Result(rank=rank, item=hit.item, score=hit.score, explanation=hit.explanation, fits=hit.fits)
+            for rank, hit in enumerate(outcome.hits, start=1)
+        ]
+        return SearchAnswer(
+            results=results,
+            note=self._note(outcome, results, filters, k),
+            understood=outcome.parsed.attributes,
+            corrections=outcome.parsed.corrections,
+        )
+
+    def _note(self, outcome: SearchOutcome, results: list[Result], filters: Filters | None, k: int) -> str:
+        """A line for the shopper when the page is not simply k items that fit."""
+        text, wanted = outcome.parsed.text, outcome.wanted
+        if outcome.note == "nothing fits":
+            return f"Nothing in the catalog fits “{text}”. {self._holds()}".strip()
+        if not results and filters is not None and not filters.is_empty:
+            return self._filter_note(filters)
+        if not results:
+            return f"Nothing in the catalog matched “{text}”."
+        fits = [r.fits for r in results]
+        if wanted and False in fits and fits == sorted(fits, reverse=True):  # the type ran out
+            fitting = sum(r.fits is True for r in results)
+            return (
+                f"Only {fitting} item{'s' if fitting != 1 else ''} of the type {wanted} "
+                f"{'match' if fitting != 1 else 'matches'}; the others shown are other types."
+            )
+        return ""
+
+    def _holds(self, limit: int = 8) -> str:
+        values = self.catalog.lexical.values("category", limit)
+        return f"It holds, for example: {', '.join(v for v, _ in values)}." if values else ""
+
+    def _filter_note(self, filters: Filters) -> str:
+        parts = []
+        if filters.category and filters.category not in dict(self.catalog.lexical.values("category", 1000)):
+            known = ", ".join(v for v, _ in self.catalog.lexical.values("category", 12))
+            parts.append(f"no item has the category {filters.category!r} (categories here: {known})")
+        known_colours = dict(self.catalog.lexical.values("colors", 1000))
+        for colour in filters.colors:
+            if colour not in known_colours:
+                shown = ", ".join(list(known_colours)[:12])
+                parts.append(f"no item has the colour {colour!r} (colours here: {shown})")
+        if not parts:
+            return "No item has all of those attributes together."
+        return "Nothing matched: " + "; ".join(parts) + "."
 
     # --- similar --------------------------------------------------------------------------
     def similar_to_item(self, item_id: str, k: int = 10, filters: Filters | None = None) -> list[Result]:

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from .explain import Reason
+from .explain import Reason, WordMatch
 from .grounding.schema import Attributes, GroundingRecord
 from .items import StoredItem
-from .retrieval import Result
+from .retrieval import Result, SearchAnswer
 
 
 class ItemBrief(BaseModel):
@@ -44,7 +44,12 @@ class ResultView(BaseModel):
     image: str = ""
     explanation: str
     reasons: list[Reason] = Field(default_factory=list)
+    words: list[WordMatch] = Field(default_factory=list)  # the query's words the item's name or text holds
     attributes: Attributes = Field(default_factory=Attributes)
+    kind: str = ""  # the product type its catalog gives
+    # For a search that names a product type: whether the item is of it (False: shown because too
+    # few items of the type match; its explanation says so). None when no type was named.
+    fits: bool | None = None
     grounder: str = ""
 
     @property
@@ -62,7 +67,10 @@ class ResultView(BaseModel):
             image=item.image,
             explanation=result.explanation.text,
             reasons=result.explanation.reasons,
+            words=result.explanation.words,
             attributes=item.attributes,
+            kind=item.kind,
+            fits=result.fits,
             grounder=item.record.grounder,
         )
 
@@ -75,13 +83,31 @@ class ResultPage(BaseModel):
     """What a search, a recommendation or a "more like this" returns to a face.
 
     ``query`` is the cleaned query of a search, ``user`` the shopper a page was made for, and
-    ``photo`` what a query photo was grounded into (so that no face has to ground it again).
+    ``photo`` what a query photo was grounded into (so that no face has to ground it again). A
+    search also says ``note`` (for the shopper: nothing fits, with what the catalog holds; a filter
+    that matches nothing, with the values that exist; too few items of the named type),
+    ``understood`` (the attributes the query was read as) and ``corrections`` (misspelt words put
+    right).
     """
 
     results: list[ResultView] = Field(default_factory=list)
     query: str = ""
     user: str = ""
     photo: GroundingRecord | None = None
+    note: str = ""
+    understood: Attributes | None = None
+    corrections: dict[str, str] = Field(default_factory=dict)
+
+    @classmethod
+    def of_search(cls, answer: SearchAnswer, query: str, user: str = "") -> ResultPage:
+        return cls(
+            results=result_views(answer.results),
+            query=query,
+            user=user,
+            note=answer.note,
+            understood=answer.understood,
+            corrections=answer.corrections,
+        )
 
 
 class CommonValue(BaseModel):

@@ -9,7 +9,7 @@ the results on screen (so "#3" and "the second one" mean something), and the sel
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..errors import NotFoundError, Vlm4recError
 from ..explain import values_match
@@ -17,7 +17,7 @@ from ..grounding.schema import LIST_FIELDS, GroundingRecord, distinct_colours
 from ..grounding.vocabulary import load_vocabulary
 from ..rendering import as_markdown, facts_text, names, profile_summary
 from ..tools import ShopTools
-from ..views import ProfileView, ResultView
+from ..views import ProfileView, ResultPage, ResultView
 from .conversation import Conversation, Turn, shopper_text, stream_text
 from .understanding import LAST, SELECTED, Intent, understand
 
@@ -57,9 +57,12 @@ def _terms(text: str) -> list[str]:
     return found or [text]
 
 
-def _understood(query: str) -> str:
-    facts = facts_text(load_vocabulary().parse(query), as_markdown, separator=" · ")
-    return f" ({facts})" if facts else ""
+def _understood(page: ResultPage) -> str:
+    """What the engine read the query as, and the misspelt words it put right."""
+    facts = facts_text(page.understood, as_markdown, separator=" · ") if page.understood else ""
+    fixed = ", ".join(f"{as_markdown(w)} → {as_markdown(r)}" for w, r in page.corrections.items())
+    parts = [p for p in (facts, f"read {fixed}" if fixed else "") if p]
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _name(item: ResultView) -> str:
@@ -111,34 +114,40 @@ class DialogueManager:
         return handler(c, intent, photo) if intent.kind.startswith("photo") else handler(c, intent)
 
     # --- searching ---------------------------------------------------------------------------
-    def _show(self, c: Conversation, lead: str, results: list[ResultView]) -> Turn:
+    def _show(self, c: Conversation, lead: str, results: list[ResultView], note: str = "") -> Turn:
         results = [r.model_copy(update={"rank": rank}) for rank, r in enumerate(results, start=1)]
         c.results, c.selected = results, None
         if not results:
-            return Turn(text=f"{lead}\nNothing in the catalog matched that.", results=[])
+            return Turn(
+                text=f"{lead}\n{as_markdown(note) if note else 'Nothing in the catalog matched that.'}", results=[]
+            )
+        if note:
+            lead += f"\n{as_markdown(note)}"
         hint = "Say *I like #2*, *more like #1*, *why #3?*, or refine: *in blue*, *not leather*."
         return Turn(text=f"{lead}\n{_listing(results)}\n\n{hint}", results=results)
 
-    def _run_search(self, c: Conversation, lead: str) -> Turn:
+    def _run_search(self, c: Conversation, lead: str | Callable[[ResultPage], str]) -> Turn:
+        """Search for the conversation's query and refinements; ``lead`` may be made from the page."""
         text = " ".join([c.query, *c.include]).strip()
         if not text:
             return Turn(text="What are you looking for? " + HELP.split("\n", 1)[1])
         filtered = bool(c.include or c.exclude)
-        found = self.tools.search_catalog(text, k=POOL if filtered else SHOWN, user_id=c.user_id).results
+        page = self.tools.search_catalog(text, k=POOL if filtered else SHOWN, user_id=c.user_id)
+        found = page.results
+        if callable(lead):
+            lead = lead(page)
         kept = [r for r in found if not any(_mentions(r, term) for term in c.exclude)]
         wanted = [t for phrase in c.include for t in _terms(phrase)]
         matching = [r for r in kept if all(_mentions(r, t) for t in wanted)]
         if wanted and not matching and kept:
             lead += f"\nNothing is {' and '.join(wanted)} exactly; these are the closest."
             matching = kept
-        return self._show(c, lead, matching[:SHOWN])
+        return self._show(c, lead, matching[:SHOWN], page.note)
 
     def _search(self, c: Conversation, intent: Intent) -> Turn:
         c.query, c.include, c.exclude = intent.query, [], list(intent.exclude)
-        lead = f"Searching for “{c.query}”{_understood(c.query)}"
-        if c.exclude:
-            lead += f", avoiding {', '.join(c.exclude)}"
-        return self._run_search(c, lead + ".")
+        avoiding = f", avoiding {', '.join(c.exclude)}" if c.exclude else ""
+        return self._run_search(c, lambda page: f"Searching for “{c.query}”{_understood(page)}{avoiding}.")
 
     def _refine(self, c: Conversation, intent: Intent) -> Turn:
         c.include += [i for i in intent.include if i not in c.include]

@@ -53,6 +53,11 @@ class PhraseMatcher:
         # plural ending is allowed ("dresses", "lamps"); irregular plurals are phrases of their own.
         self._pattern = re.compile(rf"(?<![\w-])(?P<phrase>{body})(?:es|s)?(?![\w-])")
 
+    @property
+    def phrases(self) -> list[str]:
+        """Every phrase that names a value (canonical names and their keywords), normalised."""
+        return list(self._canonical)
+
     def find(self, text: str | None) -> list[str]:
         """Canonical values found in ``text``, by first occurrence, without duplicates."""
         if not text:
@@ -84,6 +89,7 @@ class Vocabulary:
         }
         self._category_matcher = PhraseMatcher({c.name: c.keywords for c in self.categories.values()})
         self._matchers: dict[str, PhraseMatcher] = {}
+        self._words: frozenset[str] | None = None
         for section, field in _SECTIONS.items():
             table = data[section]
             phrases = {name: spec["keywords"] if isinstance(spec, dict) else spec for name, spec in table.items()}
@@ -94,6 +100,14 @@ class Vocabulary:
         if field == "category":
             return self._category_matcher.find(text)
         return self._matchers[field].find(text)
+
+    def words(self) -> frozenset[str]:
+        """Every single word of every phrase of the vocabulary (what a misspelt query word is held against)."""
+        if self._words is None:
+            matchers = [self._category_matcher, *self._matchers.values()]
+            found = {w for m in matchers for phrase in m.phrases for w in re.findall(r"[a-z]+", phrase) if len(w) >= 3}
+            self._words = frozenset(found)
+        return self._words
 
     def parse(self, text: str | None) -> Attributes:
         """Read the attributes that free text names (first category named wins)."""
