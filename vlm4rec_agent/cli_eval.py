@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from . import cli_output as out
@@ -17,9 +18,10 @@ DEFAULT_COMPARE_SCORERS = "mean,softmax,max,interests"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--items", required=True, help="the catalog (JSONL, CSV or image folder), as ingest reads it")
-    source = p.add_mutually_exclusive_group(required=True)
+    source = p.add_mutually_exclusive_group()
     source.add_argument("--groups", help="JSONL of item sets that go together (rooms, outfits, baskets)")
     source.add_argument("--interactions", help="CSV of user,item[,timestamp][,rating]")
+    source.add_argument("--queries", help="with --task search: JSONL of queries with their relevance (bench/queries)")
     p.add_argument("--min-rating", type=float, help="with --interactions: ratings below this are not likes")
     p.add_argument(
         "--representation", default="grounded_text", help=f"one of {', '.join(REPRESENTATIONS)} (default grounded_text)"
@@ -29,8 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"one of {', '.join(SCORERS.builtin_names())} or a plugin's; softmax:T sets its temperature "
         "(default: VLM4REC_SCORER)",
     )
-    p.add_argument("--task", choices=("holdout", "shop-the-look"), default="holdout",
-                   help="holdout (leave-last-out when the data has timestamps) or shop-the-look (room photos)")  # fmt: skip
+    p.add_argument("--task", choices=("holdout", "shop-the-look", "search"), default="holdout",
+                   help="holdout (leave-last-out when the data has timestamps), shop-the-look (room photos), or "
+                        "search (relevance of `vlm4rec search` on --queries; the catalog is ingested first)")  # fmt: skip
     p.add_argument("--k", type=int, default=10, help="the K of the headline figures (5, 10 and 20 are always given)")
     p.add_argument("--seeds", type=int, default=5, help="random hold-out splits to average (default 5)")
     p.add_argument("--holdout", type=float, default=0.2, help="share of each user's items held out (default 0.2)")
@@ -54,7 +57,41 @@ def _list(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+def run_search(args: argparse.Namespace, engine) -> int:
+    """`vlm4rec eval --task search`: every mode on the queries, a table per kind of query."""
+    from .evaluation.search_eval import MODES, catalog_rows, failures, markdown_table, read_queries, run_search_eval
+
+    queries = read_queries(args.queries)
+    if args.part != "all":
+        queries = [q for q in queries if q.part == args.part]
+    if not queries:
+        raise InvalidInputError(f"{args.queries} has no queries in the part {args.part!r}")
+    report = engine.ingest(args.items)  # unchanged items are skipped: a second run only re-reads the files
+    runs = run_search_eval(engine, queries, catalog_rows(args.items), MODES, k=max(args.k, 10))
+    title = f"{Path(args.queries).stem}: {len(queries)} queries, part {args.part}, {report.seen} items"
+    table = markdown_table(runs, title)
+    wrong = failures(runs[-1], limit=100)
+    if wrong:
+        table += (
+            f"\n**Still wrong with {runs[-1].mode}** ({len(wrong)}):\n\n" + "\n".join(f"- {w}" for w in wrong) + "\n"
+        )
+    data = {"title": title, "modes": {run.mode: run.summary() for run in runs}}
+    if args.name != "comparison" or args.out != "docs/evaluation":  # asked to write files
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{args.name}.md").write_text(table, "utf-8")
+        (folder / f"{args.name}.json").write_text(json.dumps(data, indent=1) + "\n", "utf-8")
+    print(out.dumps(data) if args.json else table)
+    return 0
+
+
 def run(args: argparse.Namespace, engine) -> int:
+    if args.task == "search":
+        if not args.queries:
+            raise InvalidInputError("--task search needs --queries FILE", "e.g. --queries bench/queries/ikea.jsonl")
+        return run_search(args, engine)
+    if not args.groups and not args.interactions:
+        raise InvalidInputError("give --groups or --interactions", "e.g. --groups ../shared/data/ikea/rooms.jsonl")
     if args.compare:  # before minutes of work, not when the chart is drawn
         require("eval", "the chart of `vlm4rec eval --compare`")
     from .evaluation.compare import markdown_table, run_comparison, write_outputs

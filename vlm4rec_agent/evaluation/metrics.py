@@ -47,6 +47,14 @@ def ndcg_at_k(ranked: Sequence[Hashable], relevant: Collection[Hashable], k: int
     return dcg(gains) / dcg([1.0] * min(len(wanted), k))
 
 
+def precision_at_k(ranked: Sequence[Hashable], relevant: Collection[Hashable], k: int) -> float:
+    """Relevant items in the top ``k`` over min(k, |relevant|): 1.0 when every place that could hold a
+    relevant item does (a query with 3 relevant items is not blamed for the 4th to 6th places)."""
+    _check(relevant, k)
+    wanted = set(relevant)
+    return len(wanted.intersection(ranked[:k])) / min(k, len(wanted))
+
+
 _FUNCTIONS = {"recall": recall_at_k, "ndcg": ndcg_at_k, "hit": hit_at_k}
 
 

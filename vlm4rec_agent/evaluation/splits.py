@@ -57,5 +57,9 @@ def partition(users: list[User], part: str, check_share: float = 0.3) -> list[Us
         return list(users)
     if part not in ("tune", "check"):
         raise InvalidInputError(f"unknown part {part!r}", "use all, tune or check")
-    in_check = [(_user_seed("part:" + u.id) % 1000) < check_share * 1000 for u in users]
-    return [u for u, c in zip(users, in_check) if c == (part == "check")]
+    return [u for u in users if in_check_part(u.id, check_share) == (part == "check")]
+
+
+def in_check_part(key: str, check_share: float = 0.3) -> bool:
+    """Whether ``key`` (a user's or a query's id) is in the share kept back from tuning."""
+    return (_user_seed("part:" + key) % 1000) < check_share * 1000
