@@ -392,7 +392,7 @@ class ChromaCatalogIndex:
             return None
         out: dict[str, Any] = {"ids": [], "distances": [], "embeddings": []}
         for query in np.asarray(vectors, dtype=np.float32):
-            scores = (matrix @ query.astype(np.float16)).astype(np.float32)
+            scores = matrix.astype(np.float32) @ query  # numpy has no fast float16 product
             top = np.argsort(-scores)[:n] if len(scores) <= n else np.argpartition(-scores, n)[:n]
             top = top[np.argsort(-scores[top], kind="stable")]
             out["ids"].append([ids[i] for i in top])
