@@ -238,6 +238,7 @@ def test_the_chroma_server_goes_away_and_comes_back(tmp_path, small_catalog, enc
     if chroma_command() is None:
         pytest.skip("the `chroma` command is not installed")
     server = ChromaServer(tmp_path / "chroma-data").start()
+    engine = None
     try:
         settings = Settings(home=tmp_path / "home", chroma_host="127.0.0.1", chroma_port=server.port,
                             model_cache=model_cache)  # fmt: skip
@@ -280,6 +281,8 @@ def test_the_chroma_server_goes_away_and_comes_back(tmp_path, small_catalog, enc
         assert engine.ratings.profile("ann").liked == [*before.liked, "blue-dress"]
         assert check_store(engine, set(records_before)).keys() == records_before.keys()
     finally:
+        if engine is not None:
+            engine.close()  # its background word-index sync stops with it, before the server does
         server.stop()
 
 

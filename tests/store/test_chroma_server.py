@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 
@@ -14,6 +15,13 @@ from vlm4rec_agent.settings import Settings
 
 
 @pytest.fixture
+def engines():
+    """Closes the engines a test opens (their background word-index sync stops with them)."""
+    with contextlib.ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture
 def chroma_server(tmp_path):
     if chroma_command() is None:
         pytest.skip("the `chroma` command is not installed")
@@ -22,11 +30,11 @@ def chroma_server(tmp_path):
 
 
 @pytest.mark.slow
-def test_engine_on_a_chroma_server(chroma_server, tmp_path, small_catalog, encoder, grounder, model_cache):
+def test_engine_on_a_chroma_server(chroma_server, engines, tmp_path, small_catalog, encoder, grounder, model_cache):
     settings = Settings(
         home=tmp_path / "client-home", chroma_host="127.0.0.1", chroma_port=chroma_server, model_cache=model_cache
     )
-    engine = Engine(settings, encoder=encoder, grounder=grounder)
+    engine = engines.enter_context(Engine(settings, encoder=encoder, grounder=grounder))
     report = engine.ingest(small_catalog)
     assert report.added == 10
     assert not (tmp_path / "client-home" / "chroma").exists()  # nothing embedded: the server holds it
@@ -36,7 +44,7 @@ def test_engine_on_a_chroma_server(chroma_server, tmp_path, small_catalog, encod
 
     # A second engine (another process would do the same) sees the catalog and the like: the
     # catalog from the server, the like from the ratings database (here the same HOME's SQLite file).
-    other = Engine(settings, encoder=encoder, grounder=grounder)
+    other = engines.enter_context(Engine(settings, encoder=encoder, grounder=grounder))
     assert other.stats().items == 10 and other.stats().users == 1
     recommended = [r.item.id for r in other.recommend("alice", k=3)]
     assert recommended[0] == "oak-chair" and "oak-table" not in recommended
@@ -51,7 +59,7 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
 
 @pytest.mark.slow
 def test_two_processes_share_one_catalog_and_its_likes(
-    chroma_server, tmp_path, small_catalog, encoder, grounder, model_cache
+    chroma_server, engines, tmp_path, small_catalog, encoder, grounder, model_cache
 ):
     import json
     import os
@@ -61,7 +69,7 @@ def test_two_processes_share_one_catalog_and_its_likes(
     shoppers = f"sqlite:///{(tmp_path / 'shoppers.sqlite').as_posix()}"
     settings = Settings(home=tmp_path / "a", chroma_host="127.0.0.1", chroma_port=chroma_server,
                         model_cache=model_cache, ratings_url=shoppers)  # fmt: skip
-    engine = Engine(settings, encoder=encoder, grounder=grounder)
+    engine = engines.enter_context(Engine(settings, encoder=encoder, grounder=grounder))
     assert engine.ingest(small_catalog).added == 10
     env = {
         **os.environ,
