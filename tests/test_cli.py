@@ -188,3 +188,18 @@ def test_commands_other_than_serve_never_import_gradio():
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == "False"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    """`vlm4rec ... | head`: once the reader has closed the pipe, no "internal error" line."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "VLM4REC_HOME": str(tmp_path / "home")}
+    child = subprocess.Popen([sys.executable, "-m", "vlm4rec_agent", "settings"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    child.stdout.close()  # before the command writes: its first write finds no reader
+    err = child.stderr.read()
+    assert child.wait(timeout=120) == 141, err
+    assert err == ""

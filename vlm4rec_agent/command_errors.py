@@ -3,6 +3,7 @@ stderr and an exit code, never a traceback for an error a user can fix."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -22,6 +23,9 @@ def run_reporting_errors(run: Callable[[], int], verbose: bool = False) -> int:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
         print(f"error: invalid setting: {problems}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`vlm4rec search ... | head`): stop quietly, as Unix tools do
+        _silence_stdout()
+        return 141
     except KeyboardInterrupt:
         print(
             "interrupted; finished work is kept (an ingest continues where it stopped when run again)", file=sys.stderr
@@ -34,3 +38,12 @@ def run_reporting_errors(run: Callable[[], int], verbose: bool = False) -> int:
             f"internal error: {type(error).__name__}: {error} (run again with --verbose for details)", file=sys.stderr
         )
         return 3
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (tests capture it): nothing to do
+        pass
