@@ -17,27 +17,29 @@ def run_reporting_errors(run: Callable[[], int], verbose: bool = False) -> int:
     try:
         return run()
     except Vlm4recError as error:
-        print(f"error: {error}", file=sys.stderr)
+        _report(f"error: {error}")
         return 2
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
-        print(f"error: invalid setting: {problems}", file=sys.stderr)
+        _report(f"error: invalid setting: {problems}")
         return 2
     except BrokenPipeError:  # the reader went away (`vlm4rec search ... | head`): stop quietly, as Unix tools do
         _silence_stdout()
         return 141
     except KeyboardInterrupt:
-        print(
-            "interrupted; finished work is kept (an ingest continues where it stopped when run again)", file=sys.stderr
-        )
+        _report("interrupted; finished work is kept (an ingest continues where it stopped when run again)")
         return 130
     except Exception as error:  # a bug: say so in one line, traceback only on request
         if verbose:
             raise
-        print(
-            f"internal error: {type(error).__name__}: {error} (run again with --verbose for details)", file=sys.stderr
-        )
+        _report(f"internal error: {type(error).__name__}: {error} (run again with --verbose for details)")
         return 3
+
+
+def _report(line: str) -> None:
+    """The one line a command-line face shows for what went wrong: on stderr, as the faces' contract says."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def _silence_stdout() -> None:

@@ -14,6 +14,10 @@ from pydantic import Field, SecretStr, field_serializer, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .search.options import SearchOptions
+
+_SEARCH = SearchOptions.model_fields  # one place for the search defaults
+
 ENV_PREFIX = "VLM4REC_"
 
 
@@ -139,22 +143,25 @@ class Settings(BaseSettings):
         0.5, ge=0, description="How hard a disliked item pushes similar items down (0 ignores dislikes)."
     )
     search_fusion: Literal["weighted", "rrf"] = Field(
-        "weighted",
+        _SEARCH["fusion"].default,
         description="How search mixes meaning (dense vectors) and words (BM25): `weighted` (a weighted sum of "
         "both on a 0-1 scale) or `rrf` (reciprocal rank fusion). See docs/evaluation/search.md.",
     )
     search_lexical_weight: float = Field(
-        0.5, ge=0, le=1, description="Weight of the word match (BM25) against the meaning match in `weighted` fusion."
+        _SEARCH["lexical_weight"].default,
+        ge=0,
+        le=1,
+        description="Weight of the word match (BM25) against the meaning match in `weighted` fusion.",
     )
     search_diversity: float = Field(
-        0.85,
+        _SEARCH["diversity"].default,
         ge=0,
         le=1,
         description="Variety of a page of search results (maximal marginal relevance): 1 ranks by relevance "
         "alone, lower values push near-identical items apart.",
     )
     search_min_similarity: float = Field(
-        0.33,
+        _SEARCH["min_similarity"].default,
         ge=0,
         le=1,
         description="A query that names no attribute and no word of the catalog finds nothing when no item is "
