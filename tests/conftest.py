@@ -80,12 +80,14 @@ _SESSION_ENCODER_LOCK = threading.Lock()
 _DEFAULT_ENCODER_ARGS = ("all-MiniLM-L6-v2", "cpu", 32, "auto")
 
 
-def _session_encoder(model_cache: Path):
+def _session_encoder(model_cache: Path, load=None):
+    """``load``: the real loader, when ``encoding.load_encoder`` is patched to come back here (a
+    test whose first encoder is an engine's would otherwise wait on its own lock)."""
     from vlm4rec_agent import encoding
 
     with _SESSION_ENCODER_LOCK:
         if "encoder" not in _SESSION_ENCODER:
-            _SESSION_ENCODER["encoder"] = encoding.load_encoder(*_DEFAULT_ENCODER_ARGS, model_cache)
+            _SESSION_ENCODER["encoder"] = (load or encoding.load_encoder)(*_DEFAULT_ENCODER_ARGS, model_cache)
         return _SESSION_ENCODER["encoder"]
 
 
@@ -105,7 +107,7 @@ def _engines_share_the_session_encoder(monkeypatch, model_cache):
 
     def load(model, device="cpu", batch_size=32, backend="torch", cache_dir=None):
         if (model, device, batch_size, backend) == _DEFAULT_ENCODER_ARGS and cache_dir == model_cache:
-            return _session_encoder(model_cache)
+            return _session_encoder(model_cache, real)
         return real(model, device, batch_size, backend, cache_dir)
 
     monkeypatch.setattr(encoding, "load_encoder", load)

@@ -143,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     _json(p)
     p = command("settings", "the settings in effect and the environment variables behind them")
     _json(p)
+    p = command("groups", "rooms, outfits or baskets that go together, for recommendations to learn from")
+    from .cli_groups import add_arguments as add_groups_arguments
+
+    add_groups_arguments(p)
     p = command("eval", "measure a representation and scorer offline (hold-out, shop-the-look, comparisons)")
     from .cli_eval import add_arguments as add_eval_arguments
 
@@ -198,6 +202,10 @@ def _run_command(args: argparse.Namespace, engine: Engine) -> int:
         from .cli_eval import run as run_eval
 
         return run_eval(args, engine)
+    if cmd == "groups":
+        from .cli_groups import run as run_groups
+
+        return run_groups(args, engine)
     if cmd == "ingest":
         columns = Columns(
             id=args.id_column,

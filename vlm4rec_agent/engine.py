@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from PIL import Image
 from pydantic import BaseModel
 
 from .catalogs import Catalog, CatalogProblem, Columns, read_catalog
+from .collaborative.live_model import LiveModel
 from .encoding import TextEncoder, make_encoder, stored_encoder_name
 from .errors import EngineClosed, InvalidInputError, NotFoundError
 from .grounding.protocol import Grounder, GroundingFailure, GroundingInput, checked
@@ -48,6 +50,9 @@ from .store import (
     validate_user_id,
 )
 from .store.catalog import StoredCatalog
+from .store.protocols import GroupSet, GroupStore
+from .store.sql_groups import SqlGroupStore
+from .store.sql_ratings import SqlRatingStore
 from .store.tantivy_index import TantivyLexicalIndex
 from .text_input import validate_item_id
 from .views import ProfileView
@@ -73,6 +78,15 @@ class PhotoMatch(BaseModel):
 
     record: GroundingRecord
     results: list[Result]
+
+
+class GroupsAdded(BaseModel):
+    set: GroupSet
+    unknown_items: int  # references to items not in the catalog, left out
+
+
+_SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")
+_NOUN = re.compile(r"[a-z][a-z-]{0,39}")
 
 
 class Engine:
@@ -102,6 +116,8 @@ class Engine:
         self._retriever: Retriever | None = None
         self._gate = WriteGate()  # close() waits for the writes in progress and admits no more
         self._jobs: list[IngestJob] = []
+        self._groups: Part[GroupStore] = Part("group sets", self._open_groups)
+        self._live: Part[LiveModel] = Part("collaborative model", self._open_live_model, close=_close)
 
     # --- lifetime --------------------------------------------------------------------------
     def __enter__(self) -> Engine:
@@ -124,7 +140,7 @@ class Engine:
         for job in self._jobs:
             job.wait(wait_s)
         self._gate.close()
-        for part in (self._grounder, self._ratings, self._encoder, self._lexical, self._client):
+        for part in (self._live, self._grounder, self._ratings, self._encoder, self._lexical, self._client):
             try:
                 part.close()
             except Exception as error:  # closing must go on: the other parts still need releasing
@@ -167,6 +183,35 @@ class Engine:
     def _open_ratings(self) -> RatingStore:
         """Likes and dislikes in SQL; on first open, any that an earlier version kept in Chroma are moved in."""
         return open_rating_store(self.settings, lambda: self.client)
+
+    @property
+    def groups(self) -> GroupStore:
+        """The imported group sets (rooms, outfits), kept beside the ratings; None for a rating store
+        given to the engine that is not SQL holds none."""
+        return self._groups.get()
+
+    def _open_groups(self) -> GroupStore:
+        ratings = self.ratings
+        return SqlGroupStore(ratings) if isinstance(ratings, SqlRatingStore) else _NoGroups()
+
+    @property
+    def collaborative(self) -> LiveModel:
+        """What the catalog's shoppers liked together (and its imported groups), kept up to date."""
+        return self._live.get()
+
+    def _open_live_model(self) -> LiveModel:
+        return LiveModel(self.ratings, self.groups, self._kinds_of, self.settings.collaborative_refresh_s)
+
+    def _kinds_of(self, ids: Sequence[str]) -> dict[str, str]:
+        """Each item's product type, lower-cased (items not in the catalog are left out)."""
+        catalog = self._existing_catalog()
+        if catalog is None:
+            return {}
+        kinds: dict[str, str] = {}
+        for start in range(0, len(ids), 2000):
+            for item_id, found in catalog.get(list(ids[start : start + 2000])).items():
+                kinds[item_id] = found.item.kind.strip().lower()
+        return kinds
 
     def _existing_catalog(self) -> StoredCatalog | None:
         if self._gate.closed:
@@ -240,6 +285,7 @@ class Engine:
                 self.scorer,
                 self.settings.personalization_weight,
                 self.search_options,
+                lambda: self.collaborative.current(),
             )
             self._retriever = retriever
         return retriever
@@ -435,6 +481,55 @@ class Engine:
         """Why an item suits (or does not suit) a shopper, from the attributes they liked."""
         return self.retriever.explain_for_user(validate_user_id(user), item_id)
 
+    # --- groups (rooms, outfits) that other shoppers put together ---------------------------
+    def add_groups(self, path: str | Path, name: str | None = None, noun: str = "group") -> GroupsAdded:
+        """Import a JSONL of groups (the `eval --groups` format) for the collaborative part to learn
+        from; a set of the same name is replaced. Items not in the catalog are left out and counted."""
+        from .evaluation.data import parse_groups
+
+        name = (name or Path(path).stem).strip()
+        if not _SET_NAME.fullmatch(name):
+            raise InvalidInputError(
+                f"group set name {name[:60]!r} is not usable", "use letters, digits, '.', '_' or '-' (up to 120)"
+            )
+        noun = noun.strip().lower()
+        if not _NOUN.fullmatch(noun):
+            raise InvalidInputError(f"--noun {noun[:40]!r} is not one word", "e.g. --noun room, outfit or basket")
+        lines = parse_groups(path)
+        catalog = self.catalog  # an empty catalog is refused: groups of nothing teach nothing
+        ids = list(dict.fromkeys(i for line in lines for i in line.items))
+        known = set()
+        for start in range(0, len(ids), 2000):
+            known.update(catalog.get(ids[start : start + 2000]))
+        groups = [(line.id, [i for i in line.items if i in known]) for line in lines]
+        if not any(len(items) > 1 for _, items in groups):
+            raise InvalidInputError(
+                f"{path}: no group holds two items of this catalog, so nothing can be learned from it",
+                "check that the item ids match the catalog's ids (`vlm4rec show ITEM_ID`)",
+            )
+        with self._gate.write():
+            added = self.groups.add(name, noun, str(Path(path)), groups)
+        self._refresh_collaborative()
+        unknown = sum(len(line.items) for line in lines) - sum(len(items) for _, items in groups)
+        return GroupsAdded(set=added, unknown_items=unknown)
+
+    def group_sets(self) -> list[GroupSet]:
+        return self.groups.sets()
+
+    def remove_groups(self, name: str) -> GroupSet:
+        with self._gate.write():
+            removed = self.groups.remove(name)
+        if removed is None:
+            known = ", ".join(s.name for s in self.groups.sets()) or "none"
+            raise NotFoundError(f"no group set named {name!r}", f"group sets here: {known}")
+        self._refresh_collaborative()
+        return removed
+
+    def _refresh_collaborative(self) -> None:
+        live = self._live.built
+        if live is not None:
+            live.refresh()
+
     # --- profiles --------------------------------------------------------------------------
     def _rate(self, user: str, item_id: str, value: int) -> ProfileView:
         user = validate_user_id(user)
@@ -494,6 +589,25 @@ def _check_prunable(catalog: Catalog) -> None:
             f"({first.where}: {first.reason}), so the items they hold cannot be told apart from removed ones",
             "fix those rows, or ingest without --prune",
         )
+
+
+class _NoGroups:
+    """The group sets of an engine whose rating store is not SQL: none, and none can be added."""
+
+    def add(self, name: str, noun: str, source: str, groups) -> GroupSet:
+        raise InvalidInputError("this engine's rating store cannot keep group sets", "use the SQL rating store")
+
+    def sets(self) -> list[GroupSet]:
+        return []
+
+    def remove(self, name: str) -> GroupSet | None:
+        return None
+
+    def groups(self):
+        return iter(())
+
+    def version(self) -> tuple:
+        return ()
 
 
 def _close(part: Grounder | RatingStore | Any) -> None:

@@ -49,10 +49,35 @@ class WordMatch(BaseModel):
     where: Literal["name", "text"]
 
 
+class Together(BaseModel):
+    """Evidence from other shoppers: ``count`` baskets of ``source`` (``shoppers``' likes, or an
+    imported set of rooms or outfits, one of which is a ``noun``) hold the result with ``item_id``,
+    an item the shopper liked."""
+
+    item_id: str
+    label: str
+    count: int
+    source: str
+    noun: str
+
+    @property
+    def phrase(self) -> str:
+        if self.noun == "shopper":
+            return f"liked together with {self.label} by {self.count} shopper{'s' if self.count != 1 else ''}"
+        return f"in {self.count} {_plural(self.noun, self.count)} with {self.label}"
+
+
+def _plural(noun: str, count: int) -> str:
+    if count == 1:
+        return noun
+    return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
+
+
 class Explanation(BaseModel):
     text: str
     reasons: list[Reason] = Field(default_factory=list)
     words: list[WordMatch] = Field(default_factory=list)
+    together: list[Together] = Field(default_factory=list)
 
 
 def _words(value: str) -> str:
@@ -174,18 +199,32 @@ def explain_search(result: StoredItem, query: Attributes, query_text: str, simil
 
 
 def explain_profile(
-    result: StoredItem, liked: Sequence[StoredItem], nearest: StoredItem | None, similarity: float
+    result: StoredItem,
+    liked: Sequence[StoredItem],
+    nearest: StoredItem | None,
+    similarity: float,
+    together: Sequence[Together] = (),
 ) -> Explanation:
+    """Why a recommendation: the attributes it shares with liked items, and how many shoppers (or
+    rooms, outfits) hold it with one of them."""
     reasons = shared_reasons(result.attributes, liked, "liked")
+    others = ""
+    if together:
+        phrases = [t.phrase for t in together]
+        others = phrases[0][0].upper() + _join(phrases)[1:] + "."
     if reasons:
         involved = [i for i in liked if any(i.id in r.item_ids for r in reasons)]
         count = len(involved)
         noun = "item" if count == 1 else "items"
         text = f"Shares {_join([r.cited for r in reasons])} with {count} {noun} you liked ({_names(involved)})."
-        return Explanation(text=text, reasons=reasons)
-    if nearest is not None:
-        return Explanation(text=f"Close to {nearest.label}, which you liked (similarity {similarity:.2f}).")
-    return Explanation(text="Close to the items you liked.")
+    elif others:
+        text = ""
+    elif nearest is not None:
+        text = f"Close to {nearest.label}, which you liked (similarity {similarity:.2f})."
+    else:
+        text = "Close to the items you liked."
+    text = f"{text} {others}".strip()
+    return Explanation(text=text, reasons=reasons, together=list(together))
 
 
 def explain_similar(result: StoredItem, source: StoredItem | Attributes, similarity: float) -> Explanation:

@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from . import explain
+from .collaborative.live_model import Snapshot
 from .embedding_text import build_embedding_text
 from .encoding import TextEncoder
 from .errors import InvalidInputError, NotFoundError
@@ -73,8 +74,10 @@ class Retriever:
         scorer: Scorer,
         personalization_weight: float = 0.3,
         search_options: SearchOptions | None = None,
+        collaborative: Callable[[], Snapshot] | None = None,
     ):
         self.catalog = catalog
+        self._collaborative = collaborative  # the co-occurrence model now, for a collaborative scorer
         self.ratings = ratings
         self._encoder = encoder  # loaded only by the paths that embed text
         self.scorer = scorer
@@ -144,6 +147,8 @@ class Retriever:
             )
         probes = self.scorer.probes(liked, disliked)
         pool = self._candidates(probes, _pool(k, len(profile.rated), len(probes)), filters)
+        if getattr(self.scorer, "collaborative", False) and self._collaborative is not None:
+            return self._recommend_with_others(profile, liked_items, liked, disliked, pool, k, filters)
         candidates = [c for item_id, c in pool.items() if item_id not in profile.rated]
         if not candidates:
             return []
@@ -156,6 +161,102 @@ class Retriever:
             why = explain.explain_profile(item, liked_items, liked_items[nearest[i]], float(nearest_sim[i]))
             results.append(Result(rank=rank, item=item, score=float(scores[i]), explanation=why))
         return results
+
+    def _recommend_with_others(
+        self,
+        profile: Profile,
+        liked_items: list[StoredItem],
+        liked: np.ndarray,
+        disliked: np.ndarray,
+        pool: dict[str, Candidate],
+        k: int,
+        filters: Filters | None,
+    ) -> list[Result]:
+        """Content and co-occurrence together: the pool is the content neighbours plus the items
+        most liked together with the profile's (only the pool's, under filters, which the vector
+        index applies); the best ``shortlist`` are re-ranked for complements and variety."""
+        scorer = self.scorer
+        snapshot = self._collaborative()
+        model, ids = snapshot.model, snapshot.ids
+        rows = ids.rows([item.id for item in liked_items])
+        cooccurrence, evidence = model.score(rows) if rows else (np.zeros(model.n_items), np.zeros(model.n_items))
+        peak = float(cooccurrence.max()) if len(cooccurrence) else 0.0
+        if peak > 0 and (filters is None or filters.is_empty):
+            extra = self._collaborative_candidates(scorer, cooccurrence, evidence, peak, ids, profile.rated, pool, k)
+            for item_id, vector in self.catalog.vectors(extra).items():
+                pool.setdefault(item_id, Candidate(item_id, 0.0, vector))
+        candidates = [c for item_id, c in pool.items() if item_id not in profile.rated]
+        if not candidates:
+            return []
+        vectors = np.stack([c.vector for c in candidates])
+        content = scorer.score(liked, disliked, vectors)
+        positions = [ids.index.get(c.id, -1) for c in candidates]
+        known = np.array([p >= 0 for p in positions])
+        at = np.array([max(p, 0) for p in positions])
+        candidate_cf = np.where(known, cooccurrence[at] if len(cooccurrence) else 0.0, 0.0)
+        candidate_evidence = np.where(known, evidence[at] if len(evidence) else 0.0, 0.0)
+        popularity = np.where(known, model.popularity[at] if model.n_items else 0.0, 0.0)
+        scores = scorer.blend(content, candidate_cf, candidate_evidence, popularity, peak)
+        shortlist = self._top(scores, max(k, getattr(scorer, "shortlist", k)))
+        stored = self.catalog.get([candidates[i].id for i in shortlist])
+        shortlist = [i for i in shortlist if candidates[i].id in stored]
+        if hasattr(scorer, "rerank") and shortlist:
+            held = {item.kind.strip().lower() for item in liked_items if item.kind}
+            order = scorer.rerank(
+                scores[shortlist],
+                [stored[candidates[i].id].item.kind.strip().lower() for i in shortlist],
+                held,
+                vectors[shortlist],
+                model.repeat_share,
+                k,
+            )
+            shortlist = [shortlist[j] for j in order]
+        to_liked = vectors @ liked.T
+        results = []
+        for rank, i in enumerate(shortlist[:k], start=1):
+            item = stored[candidates[i].id].item
+            nearest = int(to_liked[i].argmax())
+            together = self._together(snapshot, positions[i], liked_items, rows)
+            why = explain.explain_profile(
+                item, liked_items, liked_items[nearest], float(to_liked[i, nearest]), together
+            )
+            results.append(Result(rank=rank, item=item, score=float(scores[i]), explanation=why))
+        return results
+
+    @staticmethod
+    def _collaborative_candidates(scorer, cooccurrence, evidence, peak, ids, rated, pool, k: int) -> list[str]:
+        """The items that the co-occurrence part alone would rank highest, not yet in the pool."""
+        part = (
+            scorer.collaborative_part(cooccurrence, evidence, peak)
+            if hasattr(scorer, "collaborative_part")
+            else cooccurrence
+        )
+        wanted = max(5 * k, 50)
+        order = (
+            np.argpartition(-part, min(wanted, len(part) - 1))[: wanted + len(rated)]
+            if len(part) > wanted
+            else np.arange(len(part))
+        )
+        order = order[part[order] > 0]
+        return [ids.ids[i] for i in order if ids.ids[i] not in rated and ids.ids[i] not in pool]
+
+    @staticmethod
+    def _together(
+        snapshot: Snapshot, row: int, liked_items: list[StoredItem], liked_rows: list[int]
+    ) -> list[explain.Together]:
+        """For each source, the liked item the result shares most baskets with, and how many."""
+        if row < 0 or not liked_rows:
+            return []
+        by_row = {snapshot.ids.index[i.id]: i for i in liked_items if i.id in snapshot.ids.index}
+        evidence = []
+        for source, counts in snapshot.model.together(row, liked_rows).items():
+            best = max(counts, key=lambda r: (counts[r], -r))
+            info = snapshot.model.source(source)
+            item = by_row[best]
+            evidence.append(
+                explain.Together(item_id=item.id, label=item.label, count=counts[best], source=source, noun=info.noun)
+            )
+        return sorted(evidence, key=lambda t: -t.count)
 
     # --- search ---------------------------------------------------------------------------
     def search(

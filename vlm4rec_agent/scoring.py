@@ -13,13 +13,14 @@ candidates once, and reduced per user with ``np.*.reduceat`` over each user's se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import ConfigurationError
 from .plugins import SCORERS_GROUP, Registry
+from .search.ranking import mmr
 from .settings import Settings
 
 MAX_PROBES = 20
@@ -212,6 +213,122 @@ class InterestsScorer(ProfileScorer):
         return np.maximum.reduceat(np.concatenate(centres) @ candidates.T, starts, axis=0)
 
 
+class CollaborativeScorer(ProfileScorer):
+    """A scorer that also reads what other shoppers liked together (``collaborative`` is True):
+    the retriever and the evaluation give it each user's co-occurrence scores and evidence over the
+    whole catalog (:meth:`CoOccurrence.score_rows <vlm4rec_agent.collaborative.CoOccurrence.score_rows>`)
+    and it ``blend``s them with the content scores of ``score_batch``."""
+
+    collaborative = True
+
+    def blend(
+        self,
+        content: np.ndarray,
+        cooccurrence: np.ndarray,
+        evidence: np.ndarray,
+        popularity: np.ndarray,
+        peak: np.ndarray | float | None = None,
+    ) -> np.ndarray:  # pragma: no cover
+        """Final scores from the content scores and the collaborative inputs, for the same items
+        (users x items, or one user's candidates). ``peak``: each user's highest co-occurrence score
+        over the whole catalog, when the items given are only part of it."""
+        raise NotImplementedError
+
+
+class HybridScorer(CollaborativeScorer):
+    """The default: content similarity plus the co-occurrence score, trusted as evidence grows.
+
+    ``content + weight * (cf / max cf) * evidence / (evidence + half)``, per user: the
+    collaborative score is scaled to 0-1 over the catalog, and ``evidence`` (how many baskets
+    back it) decides how much it counts; at ``half`` baskets it counts half its weight. An item
+    nobody has liked yet has no evidence and competes on content alone, so it stays reachable;
+    dislikes push down through the content part. Weight 2.5 and half 25 were chosen on the
+    tuning part of the IKEA rooms (docs/evaluation/recommend.md), as were the shortlist's
+    ``complement`` 0.1 and ``diversity`` 0.9 (:meth:`rerank`).
+    """
+
+    name = "hybrid"
+
+    shortlist = 30  # the best this many are re-ranked for complements and variety
+
+    def __init__(
+        self,
+        content: ProfileScorer,
+        weight: float = 2.5,
+        half: float = 25.0,
+        complement: float = 0.1,
+        diversity: float = 0.9,
+    ):
+        super().__init__(content.dislike_weight)
+        self.content = content
+        self.weight = weight
+        self.half = half
+        self.complement = complement
+        self.diversity = diversity
+
+    def rerank(
+        self,
+        scores: np.ndarray,
+        kinds: Sequence[str],
+        held: Collection[str],
+        vectors: np.ndarray,
+        repeat_share: Callable[[str], float],
+        k: int,
+    ) -> list[int]:
+        """The order of a shortlist (its scores, product types and vectors): a candidate of a type the
+        profile already holds loses ``complement`` times how rarely baskets hold two of that type
+        (learned: rooms rarely hold two beds, dress shoppers like many dresses); below 1,
+        ``diversity`` then trades relevance for variety (maximal marginal relevance)."""
+        penalty = np.array([(1 - repeat_share(kind)) if kind and kind in held else 0.0 for kind in kinds])
+        adjusted = np.asarray(scores, dtype=np.float64) - self.complement * penalty
+        if self.diversity < 1 and len(adjusted) > 1:
+            return mmr(adjusted, vectors, k, self.diversity)
+        return [int(i) for i in np.argsort(-adjusted, kind="stable")[:k]]
+
+    def probes(self, liked: np.ndarray, disliked: np.ndarray) -> np.ndarray:
+        return self.content.probes(liked, disliked)
+
+    def score_batch(
+        self, liked: Sequence[np.ndarray], disliked: Sequence[np.ndarray], candidates: np.ndarray
+    ) -> np.ndarray:
+        return self.content.score_batch(liked, disliked, candidates)
+
+    def collaborative_part(self, cooccurrence: np.ndarray, evidence: np.ndarray, peak: np.ndarray) -> np.ndarray:
+        """What the co-occurrence adds to each score; ``peak`` is each user's highest co-occurrence
+        score over the whole catalog (candidates are often only part of it)."""
+        peak = np.asarray(peak, dtype=np.float64).reshape(-1, *([1] * (cooccurrence.ndim - 1)))
+        relative = np.divide(cooccurrence, peak, out=np.zeros(cooccurrence.shape), where=peak > 0)
+        return self.weight * relative * evidence / (evidence + self.half)
+
+    def blend(self, content, cooccurrence, evidence, popularity, peak=None):
+        peak = cooccurrence.max(axis=-1) if peak is None else peak
+        return content + self.collaborative_part(cooccurrence, evidence, peak)
+
+
+class CoOccurrenceScorer(CollaborativeScorer):
+    """Item co-occurrence alone (item-kNN over what shoppers liked together): a baseline."""
+
+    name = "cooccurrence"
+
+    def liked_scores(self, liked: Segments, candidates: np.ndarray) -> np.ndarray:
+        return np.zeros((len(liked.users), len(candidates)), dtype=np.float32)
+
+    def blend(self, content, cooccurrence, evidence, popularity, peak=None):
+        return content + cooccurrence
+
+
+class PopularityScorer(CollaborativeScorer):
+    """The most liked items, whoever asks: the baseline every table shows."""
+
+    name = "popularity"
+
+    def liked_scores(self, liked: Segments, candidates: np.ndarray) -> np.ndarray:
+        return np.zeros((len(liked.users), len(candidates)), dtype=np.float32)
+
+    def blend(self, content, cooccurrence, evidence, popularity, peak=None):
+        return content + np.broadcast_to(popularity, np.shape(cooccurrence))
+
+
 def _no_parameter(cls: type[ProfileScorer]):
     def factory(parameter: str | None, settings: Settings) -> Scorer:
         if parameter:
@@ -233,11 +350,27 @@ def _softmax(parameter: str | None, settings: Settings) -> Scorer:
     return SoftMaxScorer(settings.dislike_weight, temperature)
 
 
+def _hybrid(parameter: str | None, settings: Settings) -> Scorer:
+    content = SoftMaxScorer(settings.dislike_weight)
+    if not parameter:
+        return HybridScorer(content)
+    try:
+        weight = float(parameter)
+    except ValueError:
+        raise ConfigurationError(f"hybrid weight {parameter!r} is not a number", "e.g. hybrid:2.5") from None
+    if weight < 0:
+        raise ConfigurationError(f"the hybrid weight must be 0 or more, got {weight}")
+    return HybridScorer(content, weight)
+
+
 SCORERS = Registry("scorer", SCORERS_GROUP, "VLM4REC_SCORER", ("name", "probes", "score", "score_batch"))
 SCORERS.register("mean", _no_parameter(MeanScorer))
 SCORERS.register("softmax", _softmax)
 SCORERS.register("max", _no_parameter(MaxScorer))
 SCORERS.register("interests", _no_parameter(InterestsScorer))
+SCORERS.register("hybrid", _hybrid)
+SCORERS.register("cooccurrence", _no_parameter(CoOccurrenceScorer))
+SCORERS.register("popularity", _no_parameter(PopularityScorer))
 
 
 def make_scorer(settings: Settings, spec: str | None = None) -> Scorer:

@@ -134,10 +134,18 @@ class Settings(BaseSettings):
         description="Embed the item's own text (title, type, description) together with the grounded attributes.",
     )
     scorer: str = Field(
-        "softmax",
-        description="Profile scorer: `softmax` (soft maximum over liked items, temperature 0.2; `softmax:T` sets it), "
-        "`mean` (the paper's mean of liked items), `max`, `interests`, or a plugin's (`name:parameter` passes it "
-        "one). See docs/evaluation.md.",
+        "hybrid",
+        description="Profile scorer: `hybrid` (content similarity plus what other shoppers and imported groups "
+        "liked together; `hybrid:W` sets the weight of the latter, 2.5), `softmax` (soft maximum over liked items, "
+        "temperature 0.2; `softmax:T` sets it), `mean` (the paper's mean of liked items), `max`, `interests`, "
+        "`cooccurrence`, `popularity`, or a plugin's (`name:parameter` passes it one). See "
+        "docs/evaluation/recommend.md.",
+    )
+    collaborative_refresh_s: float = Field(
+        60.0,
+        gt=0,
+        description="How often (seconds) the collaborative model checks for new likes and groups and, if there are "
+        "any, is rebuilt in the background.",
     )
     dislike_weight: float = Field(
         0.5, ge=0, description="How hard a disliked item pushes similar items down (0 ignores dislikes)."

@@ -46,13 +46,19 @@ def _open_text(path: Path) -> str:
         raise InvalidInputError(f"{path} is not UTF-8 text ({error})", "save it as UTF-8") from None
 
 
-def read_groups(path: str | Path, index: Mapping[str, int]) -> Users:
-    """A JSONL of ``{"id": ..., "items": [item ids], "scenes": [photo paths]}``, one group a line.
+@dataclass(frozen=True)
+class GroupLine:
+    id: str
+    items: tuple[str, ...]  # item ids as written, repeats removed
+    scenes: tuple[Path, ...]
 
-    Scene paths are relative to the file. A group's repeated items count once.
-    """
+
+def parse_groups(path: str | Path) -> list[GroupLine]:
+    """A JSONL of ``{"id": ..., "items": [item ids], "scenes": [photo paths]}``, one group a line
+    (the format of `vlm4rec eval --groups` and `vlm4rec groups add`). Scene paths are relative to
+    the file; a line without an id is ``line-N``."""
     path = Path(path)
-    result = Users(users=[])
+    groups = []
     for number, line in enumerate(_open_text(path).splitlines(), start=1):
         if not line.strip():
             continue
@@ -65,10 +71,19 @@ def read_groups(path: str | Path, index: Mapping[str, int]) -> Users:
                 f'{path} line {number}: expected an object with an "items" list',
                 'write one group a line, e.g. {"id": "room-1", "items": ["a", "b", "c"]}',
             )
-        known = [index[str(i)] for i in dict.fromkeys(map(str, row["items"])) if str(i) in index]
-        result.unknown_items += len(set(map(str, row["items"]))) - len(known)
+        items = tuple(dict.fromkeys(str(i) for i in row["items"]))
         scenes = tuple(path.parent / str(s) for s in row.get("scenes") or ())
-        result.users.append(User(id=str(row.get("id", f"line-{number}")), items=tuple(known), scenes=scenes))
+        groups.append(GroupLine(id=str(row.get("id", f"line-{number}")), items=items, scenes=scenes))
+    return groups
+
+
+def read_groups(path: str | Path, index: Mapping[str, int]) -> Users:
+    """:func:`parse_groups`, as users whose items are catalog indices (unknown items dropped, counted)."""
+    result = Users(users=[])
+    for group in parse_groups(path):
+        known = [index[i] for i in group.items if i in index]
+        result.unknown_items += len(group.items) - len(known)
+        result.users.append(User(id=group.id, items=tuple(known), scenes=group.scenes))
     return result
 
 

@@ -17,7 +17,8 @@ from ..catalogs import read_catalog
 from ..errors import InvalidInputError
 from ..grounding.protocol import Grounder
 from ..scoring import parse_scorer
-from .data import Users, read_groups, read_interactions
+from .collaborative import DEFAULT_FOLDS, TrainingBaskets
+from .data import User, Users, read_groups, read_interactions
 from .metrics import KS
 from .protocol import Run, evaluate_holdout, evaluate_queries
 from .representations import Representations
@@ -33,6 +34,7 @@ class Protocol:
     min_items: int = 4
     ks: tuple[int, ...] = KS
     part: str = "all"  # all, tune or check (see splits.partition)
+    folds: int = DEFAULT_FOLDS  # K of the K-fold that trains the collaborative part without --train-groups
 
     def __post_init__(self):
         if self.seeds < 1:
@@ -42,12 +44,20 @@ class Protocol:
 
 
 class Evaluation:
-    def __init__(self, representations: Representations, users: Users, protocol: Protocol):
+    def __init__(
+        self,
+        representations: Representations,
+        users: Users,
+        protocol: Protocol,
+        train_groups: list[User] | None = None,
+    ):
         self.representations = representations
         self.all_users = users
         self.protocol = protocol
         self.users = partition(users.users, protocol.part)
+        self.train_groups = train_groups
         self._split_sets = None
+        self._training: TrainingBaskets | None = None
 
     @classmethod
     def open(
@@ -60,6 +70,7 @@ class Evaluation:
         protocol: Protocol | None = None,
         cache_folder: Path | None = None,
         min_rating: float | None = None,
+        train_groups: str | Path | None = None,
     ) -> Evaluation:
         if (groups is None) == (interactions is None):
             raise InvalidInputError("give either --groups (a JSONL of item sets) or --interactions (a CSV)")
@@ -68,8 +79,33 @@ class Evaluation:
         users = read_groups(groups, index) if groups else read_interactions(interactions, index, min_rating)
         if users.unknown_items:
             log.warning("%d item references are not in the catalog and were dropped", users.unknown_items)
+        training = None
+        if train_groups is not None:
+            read = read_groups(train_groups, index)
+            if read.unknown_items:
+                log.warning("%d training item references are not in the catalog and were dropped", read.unknown_items)
+            training = read.users
         reps = Representations(catalog.items, encoder, grounder, cache_folder)
-        return cls(reps, users, protocol or Protocol())
+        return cls(reps, users, protocol or Protocol(), training)
+
+    @property
+    def kinds(self) -> list[str]:
+        """Each item's product type, lower-cased ("" where the catalog has none)."""
+        return [item.kind.strip().lower() for item in self.representations.items]
+
+    @property
+    def training(self) -> TrainingBaskets:
+        """The collaborative part's training data for each evaluated user (never their own items)."""
+        if self._training is None:
+            self._training = TrainingBaskets(
+                len(self.representations.items),
+                self.all_users.users,
+                self.users,
+                self.train_groups,
+                self.protocol.folds,
+                self.kinds,
+            )
+        return self._training
 
     @property
     def task(self) -> str:
@@ -93,7 +129,10 @@ class Evaluation:
         vectors = self.representations.vectors(representation)
         started = time.perf_counter()
         split_sets = self.split_sets()
-        per_user = evaluate_holdout(vectors, split_sets, parse_scorer(scorer), self.protocol.ks)
+        method = parse_scorer(scorer)
+        training = self.training if getattr(method, "collaborative", False) else None
+        kinds = self.kinds
+        per_user = evaluate_holdout(vectors, split_sets, method, self.protocol.ks, training, kinds)
         return Run(
             task=self.task,
             representation=representation,
@@ -101,7 +140,8 @@ class Evaluation:
             users=[s.user for s in split_sets[0]],
             per_user=per_user,
             seeds=len(split_sets),
-            extra={"seconds": round(time.perf_counter() - started, 3), "part": self.protocol.part},
+            extra={"seconds": round(time.perf_counter() - started, 3), "part": self.protocol.part}
+            | ({"training": training.description} if training else {}),
         )
 
     @property

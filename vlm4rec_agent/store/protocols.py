@@ -31,6 +31,36 @@ class Profile(BaseModel):
         return not self.liked and not self.disliked
 
 
+class GroupSet(BaseModel):
+    """A set of groups a catalog owner imported (rooms, outfits, baskets): what `vlm4rec groups list` shows."""
+
+    name: str
+    noun: str  # what one group is: "room", "outfit", "basket", "look", "group"
+    source: str  # the file it came from
+    groups: int
+    items: int  # distinct items in them
+    added_at: float
+
+
+@runtime_checkable
+class GroupStore(Protocol):
+    """One catalog's imported group sets; each is added, replaced or removed whole."""
+
+    def add(self, name: str, noun: str, source: str, groups: Sequence[tuple[str, Sequence[str]]]) -> GroupSet: ...
+
+    def sets(self) -> list[GroupSet]: ...
+
+    def remove(self, name: str) -> GroupSet | None: ...
+
+    def groups(self) -> Iterator[tuple[str, str, list[str]]]:
+        """Every group as (set name, group id, item ids)."""
+        ...
+
+    def version(self) -> tuple:
+        """A value that changes whenever the sets change."""
+        ...
+
+
 @runtime_checkable
 class RatingStore(Protocol):
     """Likes and dislikes of one catalog's shoppers, one rating per (user, item).

@@ -282,6 +282,23 @@ class SqlRatingStore:
         return together
 
     # --- beyond the protocol ---------------------------------------------------------------
+    def version(self) -> tuple[int, float]:
+        """(ratings, latest rating time): changes with almost every write (a forget and a like at
+        once can cancel out; the collaborative model is also rebuilt on a timer)."""
+        t = ratings_table
+        query = sa.select(sa.func.count(), sa.func.max(t.c.rated_at)).where(t.c.collection == self.collection)
+        with self._transaction() as connection:
+            count, latest = connection.execute(query).one()
+        return int(count), float(latest or 0.0)
+
+    def transaction(self, *, write: bool = False):
+        """A transaction in this store's database (for the tables kept beside the ratings)."""
+        return self._transaction(write=write)
+
+    def create_tables(self) -> None:
+        """Make the tables of every module that keeps its own beside the ratings, if missing."""
+        self._create_tables()
+
     def all_ratings(self) -> Iterator[Rating]:
         """Every rating of the catalog, user by user, each user's oldest first (read page by page)."""
         return self._pages(likes_only=False)
