@@ -209,7 +209,10 @@ def test_unknown_names_list_the_plugins_too(toy_dir, plugins_on_path, settings):
     with pytest.raises(ConfigurationError, match="^unknown grounder 'llava'") as caught:
         make_grounder(settings.model_copy(update={"grounder": "llava"}))
     assert "one of: basic, openai, toy, transformers" in str(caught.value)
-    with pytest.raises(ConfigurationError, match="unknown scorer 'best'.*interests, max, mean, softmax, toy-nearest"):
+    with pytest.raises(
+        ConfigurationError,
+        match="unknown scorer 'best'.*hybrid, interests, max, mean, popularity, softmax, toy-nearest",
+    ):
         make_scorer(settings, "best")
 
 

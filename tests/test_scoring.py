@@ -5,6 +5,7 @@ import pytest
 
 from vlm4rec_agent.errors import ConfigurationError
 from vlm4rec_agent.scoring import (
+    HybridScorer,
     InterestsScorer,
     MaxScorer,
     MeanScorer,
@@ -59,8 +60,10 @@ def test_softmax_probes_each_liked_item_and_is_stable_for_large_values():
 
 
 def test_scorers_are_chosen_by_setting(settings):
-    assert isinstance(make_scorer(settings), SoftMaxScorer)  # the default, chosen in docs/evaluation.md
-    assert make_scorer(settings).temperature == 0.2
+    default = make_scorer(settings)  # chosen in docs/evaluation/recommend.md
+    assert isinstance(default, HybridScorer) and isinstance(default.content, SoftMaxScorer)
+    assert default.content.temperature == 0.2
+    assert make_scorer(settings.model_copy(update={"scorer": "softmax"})).temperature == 0.2
     assert isinstance(make_scorer(settings.model_copy(update={"scorer": "mean"})), MeanScorer)
     assert make_scorer(settings.model_copy(update={"scorer": "softmax:0.5"})).temperature == 0.5
     assert isinstance(MeanScorer(), Scorer)

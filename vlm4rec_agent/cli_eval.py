@@ -13,7 +13,7 @@ from .evaluation.representations import REPRESENTATIONS
 from .extras import require
 from .scoring import SCORERS
 
-DEFAULT_COMPARE_SCORERS = "mean,softmax,max,interests"
+DEFAULT_COMPARE_SCORERS = "popularity,cooccurrence,mean,softmax,hybrid"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,6 +22,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     source.add_argument("--groups", help="JSONL of item sets that go together (rooms, outfits, baskets)")
     source.add_argument("--interactions", help="CSV of user,item[,timestamp][,rating]")
     source.add_argument("--queries", help="with --task search: JSONL of queries with their relevance (bench/queries)")
+    p.add_argument(
+        "--train-groups",
+        metavar="FILE",
+        help="JSONL of other shoppers' groups: the collaborative part learns only from these "
+        "(default: K-fold over the evaluated users, each fold learning from the others)",
+    )
+    p.add_argument("--folds", type=int, default=10, help="K of that K-fold (default 10)")
     p.add_argument("--min-rating", type=float, help="with --interactions: ratings below this are not likes")
     p.add_argument(
         "--representation", default="grounded_text", help=f"one of {', '.join(REPRESENTATIONS)} (default grounded_text)"
@@ -100,7 +107,9 @@ def run(args: argparse.Namespace, engine) -> int:
     settings = engine.settings
 
     ks = tuple(sorted({5, 10, 20, args.k}))
-    protocol = Protocol(seeds=args.seeds, fraction=args.holdout, min_items=args.min_items, ks=ks, part=args.part)
+    protocol = Protocol(
+        seeds=args.seeds, fraction=args.holdout, min_items=args.min_items, ks=ks, part=args.part, folds=args.folds
+    )
     representations = _list(args.representations) if args.compare else [args.representation]
     for name in representations:
         if name not in REPRESENTATIONS:
@@ -117,6 +126,7 @@ def run(args: argparse.Namespace, engine) -> int:
         protocol=protocol,
         cache_folder=None if args.no_cache else settings.home / "cache" / "eval",
         min_rating=args.min_rating,
+        train_groups=args.train_groups,
     )
     if args.compare:
         comparison = run_comparison(session, representations, _list(args.scorers), shop_the_look=session.has_scenes)

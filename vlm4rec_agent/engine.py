@@ -208,9 +208,9 @@ class Engine:
         if catalog is None:
             return {}
         kinds: dict[str, str] = {}
-        for start in range(0, len(ids), 2000):
-            for item_id, found in catalog.get(list(ids[start : start + 2000])).items():
-                kinds[item_id] = found.item.kind.strip().lower()
+        for start in range(0, len(ids), 5000):  # the metadata alone: no record is parsed
+            for item_id, (_, _, kind) in catalog.hashes(list(ids[start : start + 5000])).items():
+                kinds[item_id] = kind.strip().lower()
         return kinds
 
     def _existing_catalog(self) -> StoredCatalog | None:

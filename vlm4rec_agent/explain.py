@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -80,6 +81,7 @@ class Explanation(BaseModel):
     together: list[Together] = Field(default_factory=list)
 
 
+@lru_cache(maxsize=65536)
 def _words(value: str) -> str:
     text = re.sub(r"[\s_/-]+", " ", value.lower()).strip()
     return " ".join(_singular(w) for w in text.split())
@@ -97,6 +99,7 @@ def _contains(longer: str, shorter: str) -> bool:
     return len(shorter) >= 3 and re.search(rf"(?<!\w){re.escape(shorter)}(?!\w)", longer) is not None
 
 
+@lru_cache(maxsize=65536)
 def values_match(a: str, b: str) -> bool:
     """Same value, or one names the other as whole words ('grey' ~ 'dark grey', 'dresses' ~ 'dress')."""
     a, b = _words(a), _words(b)
@@ -128,20 +131,45 @@ def query_reasons(result: Attributes, query: Attributes, query_text: str = "") -
     return reasons[:MAX_REASONS]
 
 
-def shared_reasons(result: Attributes, others: Sequence[StoredItem], source: Source) -> list[Reason]:
-    """Attribute values the result shares with other items, most widely shared first."""
-    found: dict[tuple[str, str], Reason] = {}
-    for other in others:
-        for field in CITABLE_FIELDS:
-            for value in result.values(field):
-                matched = next((v for v in other.attributes.values(field) if values_match(value, v)), None)
-                if matched is None:
-                    continue
-                reason = found.setdefault(
-                    (field, value), Reason(field=field, value=value, matched_value=matched, source=source)
-                )
-                if other.id not in reason.item_ids:
-                    reason.item_ids.append(other.id)
+class ValueTable:
+    """Items' citable values, read once for a page of explanations against the same items: each
+    item's values by field, and per field each distinct value with the items holding it."""
+
+    def __init__(self, items: Sequence[StoredItem]):
+        self.position = {item.id: n for n, item in enumerate(items)}
+        self.values = {item.id: {f: item.attributes.values(f) for f in CITABLE_FIELDS} for item in items}
+        self.holders: dict[str, dict[str, list[str]]] = {field: {} for field in CITABLE_FIELDS}
+        for item_id, fields in self.values.items():
+            for field, values in fields.items():
+                for value in values:
+                    self.holders[field].setdefault(value, []).append(item_id)
+
+
+def value_table(items: Sequence[StoredItem]) -> ValueTable:
+    return ValueTable(items)
+
+
+def shared_reasons(
+    result: Attributes, others: Sequence[StoredItem], source: Source, table: ValueTable | None = None
+) -> list[Reason]:
+    """Attribute values the result shares with other items, most widely shared first (``table``:
+    the others' :class:`ValueTable`, when many results are explained against the same items)."""
+    table = table if table is not None else ValueTable(others)
+    wanted = [(field, value) for field in CITABLE_FIELDS for value in result.values(field)]
+    found: list[tuple[tuple[int, int], Reason]] = []
+    for place, (field, value) in enumerate(wanted):
+        holders: set[str] = set()
+        for theirs, ids in table.holders[field].items():
+            if values_match(value, theirs):
+                holders.update(ids)
+        if not holders:
+            continue
+        ordered = sorted(holders, key=table.position.__getitem__)
+        matched = next(v for v in table.values[ordered[0]][field] if values_match(value, v))
+        reason = Reason(field=field, value=value, matched_value=matched, source=source, item_ids=ordered)
+        found.append(((table.position[ordered[0]], place), reason))
+    # In the order the items were met, then the result's values: which of equals is cited stays put.
+    found = {key: reason for key, reason in sorted(found, key=lambda pair: pair[0])}
     ranked = sorted(found.values(), key=lambda r: (-len(r.item_ids), _PRIORITY.index(r.field)))
     # One value per field keeps the explanation short and varied.
     chosen, fields = [], set()
@@ -204,10 +232,11 @@ def explain_profile(
     nearest: StoredItem | None,
     similarity: float,
     together: Sequence[Together] = (),
+    table: ValueTable | None = None,
 ) -> Explanation:
     """Why a recommendation: the attributes it shares with liked items, and how many shoppers (or
     rooms, outfits) hold it with one of them."""
-    reasons = shared_reasons(result.attributes, liked, "liked")
+    reasons = shared_reasons(result.attributes, liked, "liked", table)
     others = ""
     if together:
         phrases = [t.phrase for t in together]

@@ -149,16 +149,20 @@ class Retriever:
         pool = self._candidates(probes, _pool(k, len(profile.rated), len(probes)), filters)
         if getattr(self.scorer, "collaborative", False) and self._collaborative is not None:
             return self._recommend_with_others(profile, liked_items, liked, disliked, pool, k, filters)
-        candidates = [c for item_id, c in pool.items() if item_id not in profile.rated]
+        rated = profile.rated
+        candidates = [c for item_id, c in pool.items() if item_id not in rated]
         if not candidates:
             return []
         vectors = np.stack([c.vector for c in candidates])
         scores = self.scorer.score(liked, disliked, vectors)
         to_liked = vectors @ liked.T
         nearest, nearest_sim = to_liked.argmax(axis=1), to_liked.max(axis=1)
+        table = explain.value_table(liked_items)
         results = []
         for rank, (i, item) in enumerate(self._winners(candidates, scores, k), start=1):
-            why = explain.explain_profile(item, liked_items, liked_items[nearest[i]], float(nearest_sim[i]))
+            why = explain.explain_profile(
+                item, liked_items, liked_items[nearest[i]], float(nearest_sim[i]), table=table
+            )
             results.append(Result(rank=rank, item=item, score=float(scores[i]), explanation=why))
         return results
 
@@ -176,16 +180,17 @@ class Retriever:
         most liked together with the profile's (only the pool's, under filters, which the vector
         index applies); the best ``shortlist`` are re-ranked for complements and variety."""
         scorer = self.scorer
+        rated = profile.rated
         snapshot = self._collaborative()
         model, ids = snapshot.model, snapshot.ids
         rows = ids.rows([item.id for item in liked_items])
         cooccurrence, evidence = model.score(rows) if rows else (np.zeros(model.n_items), np.zeros(model.n_items))
         peak = float(cooccurrence.max()) if len(cooccurrence) else 0.0
         if peak > 0 and (filters is None or filters.is_empty):
-            extra = self._collaborative_candidates(scorer, cooccurrence, evidence, peak, ids, profile.rated, pool, k)
+            extra = self._collaborative_candidates(scorer, cooccurrence, evidence, peak, ids, rated, pool, k)
             for item_id, vector in self.catalog.vectors(extra).items():
                 pool.setdefault(item_id, Candidate(item_id, 0.0, vector))
-        candidates = [c for item_id, c in pool.items() if item_id not in profile.rated]
+        candidates = [c for item_id, c in pool.items() if item_id not in rated]
         if not candidates:
             return []
         vectors = np.stack([c.vector for c in candidates])
@@ -212,13 +217,14 @@ class Retriever:
             )
             shortlist = [shortlist[j] for j in order]
         to_liked = vectors @ liked.T
+        table = explain.value_table(liked_items)
         results = []
         for rank, i in enumerate(shortlist[:k], start=1):
             item = stored[candidates[i].id].item
             nearest = int(to_liked[i].argmax())
             together = self._together(snapshot, positions[i], liked_items, rows)
             why = explain.explain_profile(
-                item, liked_items, liked_items[nearest], float(to_liked[i, nearest]), together
+                item, liked_items, liked_items[nearest], float(to_liked[i, nearest]), together, table
             )
             results.append(Result(rank=rank, item=item, score=float(scores[i]), explanation=why))
         return results

@@ -24,6 +24,7 @@ from .search.ranking import mmr
 from .settings import Settings
 
 MAX_PROBES = 20
+HYBRID_PROBES = 5
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -286,7 +287,9 @@ class HybridScorer(CollaborativeScorer):
         return [int(i) for i in np.argsort(-adjusted, kind="stable")[:k]]
 
     def probes(self, liked: np.ndarray, disliked: np.ndarray) -> np.ndarray:
-        return self.content.probes(liked, disliked)
+        """The mean of the likes and the latest few: the co-occurrence part brings candidates of its
+        own, so fewer probes of the vector index are needed than the content scorer alone uses."""
+        return np.concatenate([_unit(liked.mean(axis=0))[None, :], liked[-(HYBRID_PROBES - 1) :]])
 
     def score_batch(
         self, liked: Sequence[np.ndarray], disliked: Sequence[np.ndarray], candidates: np.ndarray

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from .explain import Reason, WordMatch
+from .explain import Reason, Together, WordMatch
 from .grounding.schema import Attributes, GroundingRecord
 from .items import StoredItem
 from .retrieval import Result, SearchAnswer
@@ -45,6 +45,9 @@ class ResultView(BaseModel):
     explanation: str
     reasons: list[Reason] = Field(default_factory=list)
     words: list[WordMatch] = Field(default_factory=list)  # the query's words the item's name or text holds
+    # Other shoppers' evidence for a recommendation: liked together with an item of the profile by N
+    # shoppers, or in N rooms (outfits...) with it; the real counts.
+    together: list[Together] = Field(default_factory=list)
     attributes: Attributes = Field(default_factory=Attributes)
     kind: str = ""  # the product type its catalog gives
     # For a search that names a product type: whether the item is of it (False: shown because too
@@ -68,6 +71,7 @@ class ResultView(BaseModel):
             explanation=result.explanation.text,
             reasons=result.explanation.reasons,
             words=result.explanation.words,
+            together=result.explanation.together,
             attributes=item.attributes,
             kind=item.kind,
             fits=result.fits,

@@ -40,12 +40,29 @@ def test_eval_prints_metrics_with_intervals_as_json(eval_args, capsys):
 def test_eval_table_and_bad_arguments(eval_args, capsys):
     assert main([*eval_args, "--representation", "grounded", "--seeds", "1"]) == 0
     text = capsys.readouterr().out
-    # softmax: VLM4REC_SCORER's default
-    assert "holdout: grounded / softmax, 2 users, 1 seed(s)" in text and "ndcg@10" in text
+    # hybrid: VLM4REC_SCORER's default
+    assert "holdout: grounded / hybrid, 2 users, 1 seed(s)" in text and "ndcg@10" in text
     assert main([*eval_args, "--representation", "pixels"]) == 2
     assert "unknown representation 'pixels'" in capsys.readouterr().err
     assert main([*eval_args, "--scorer", "softmax:warm"]) == 2
     assert "not a number" in capsys.readouterr().err
+
+
+def test_train_groups_teach_the_collaborative_part_alone(eval_args, tmp_path, capsys):
+    others = tmp_path / "others.jsonl"
+    others.write_text(
+        "\n".join(
+            json.dumps({"id": f"other-{n}", "items": ["red-dress", "black-boots", "oak-table"]}) for n in range(3)
+        )
+    )
+    assert main([*eval_args, "--representation", "text", "--scorer", "hybrid", "--train-groups", str(others),
+                 "--seeds", "2", "--json"]) == 0  # fmt: skip
+    result = json.loads(capsys.readouterr().out)
+    assert result["scorer"] == "hybrid" and result["training"] == "collaborative part learned from 3 training groups"
+    assert {"recall@10", "similarity@10"} <= set(result)
+    assert "same_type@10" not in result  # this catalog gives no product types
+    assert main([*eval_args, "--representation", "text", "--scorer", "hybrid", "--folds", "1"]) == 2
+    assert "--folds must be at least 2" in capsys.readouterr().err
 
 
 def test_compare_writes_a_table_a_chart_and_json(eval_args, tmp_path, capsys):

@@ -30,7 +30,7 @@ from scipy import sparse
 
 ALPHA = 0.8
 SHRINK = 2.0
-NEIGHBOURS = 200  # co-occurring items kept per item
+NEIGHBOURS = 100  # co-occurring items kept per item
 _BLOCK = 4096  # item rows multiplied at a time while building
 
 

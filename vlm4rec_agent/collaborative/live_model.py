@@ -116,7 +116,8 @@ class LiveModel:
         baskets: dict[str, list[list[int]]] = {SHOPPERS: []}
         nouns = {SHOPPERS: "shopper"}
         current_user, basket = None, []
-        for user, item in self._ratings.likes():  # user by user
+        likes = getattr(self._ratings, "like_pairs", None) or self._ratings.likes  # both user by user
+        for user, item in likes():
             if user != current_user and basket:
                 baskets[SHOPPERS].append(basket)
                 basket = []

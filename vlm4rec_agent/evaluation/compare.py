@@ -20,7 +20,9 @@ from .stats import PairedComparison, paired
 log = logging.getLogger(__name__)
 
 BASELINE_SCORER = "mean"
-TABLE_METRICS = ("recall@10", "ndcg@10", "hit@10", "recall@20")
+TABLE_METRICS = ("recall@10", "ndcg@10", "hit@10", "recall@20", "same_type@10", "similarity@10")
+# Scorers that ignore the item vectors: measured once, on the first representation.
+WITHOUT_CONTENT = ("popularity", "cooccurrence")
 
 
 @dataclass
@@ -53,9 +55,11 @@ def run_comparison(
     shop_the_look: bool = False,
 ) -> Comparison:
     comparison = Comparison()
-    for representation in representations:
+    for position, representation in enumerate(representations):
         baseline = session.holdout(representation, BASELINE_SCORER)
         for scorer in scorers:
+            if scorer in WITHOUT_CONTENT and position > 0:
+                continue
             run = baseline if scorer == BASELINE_SCORER else session.holdout(representation, scorer)
             comparison.add(run, baseline)
             log.info("%s / %s: recall@10 %.4f", representation, scorer, run.summary()["recall@10"])
@@ -66,6 +70,8 @@ def run_comparison(
 
 
 def _cell(run: Run, metric: str) -> str:
+    if metric not in run.per_user:
+        return "–"
     estimate = run.estimate(metric)
     return f"{estimate.mean:.3f} ({estimate.low:.3f}–{estimate.high:.3f})"
 
@@ -93,8 +99,14 @@ def markdown_table(comparison: Comparison) -> str:
         lines.append("")
     lines.append(
         "Each cell: mean and bootstrap 95% interval over users. `*`: the paired interval of the "
-        "difference in Recall@10 with the mean-profile scorer on the same representation excludes zero."
+        "difference in Recall@10 with the mean-profile scorer on the same representation excludes zero. "
+        "`same_type@10`: share of the top 10 in product types the profile already holds (lower: more "
+        "complements); `similarity@10`: mean cosine between the top 10's pairs (lower: more varied). "
+        "`popularity` and `cooccurrence` do not read the item vectors and are measured once."
     )
+    training = next((run.extra["training"] for run in comparison.runs if "training" in run.extra), None)
+    if training:
+        lines.append(f"\nThe {training}; no evaluated user's items ever reach the model that scores them.")
     return "\n".join(lines) + "\n"
 
 

@@ -107,6 +107,7 @@ def rank_users(
 def _reranked(scorer, row: np.ndarray, split: Split, vectors, kinds, model, k: int) -> np.ndarray:
     """The serving step after scoring: the shortlist re-ordered for complements and variety."""
     shortlist = top_k(row, max(k, scorer.shortlist))
+    shortlist = shortlist[np.isfinite(row[shortlist])]  # the user's own items are never candidates
     kinds = kinds if kinds is not None else [""] * len(vectors)
     held = {kinds[i] for i in split.profile if kinds[i]}
     order = scorer.rerank(row[shortlist], [kinds[i] for i in shortlist], held, vectors[shortlist],
