@@ -207,14 +207,10 @@ class Retriever:
         shortlist = [i for i in shortlist if candidates[i].id in stored]
         if hasattr(scorer, "rerank") and shortlist:
             held = {item.kind.strip().lower() for item in liked_items if item.kind}
-            order = scorer.rerank(
-                scores[shortlist],
-                [stored[candidates[i].id].item.kind.strip().lower() for i in shortlist],
-                held,
-                vectors[shortlist],
-                model.repeat_share,
-                k,
-            )
+            kinds = [stored[candidates[i].id].item.kind.strip().lower() for i in shortlist]
+            order = scorer.rerank(scores[shortlist], kinds, held, vectors[shortlist], model.repeat_share, k)
+            scores = scores.astype(np.float64)  # a result shows its score after the complement step
+            scores[shortlist] = scorer.adjusted(scores[shortlist], kinds, held, model.repeat_share)
             shortlist = [shortlist[j] for j in order]
         to_liked = vectors @ liked.T
         table = explain.value_table(liked_items)

@@ -267,6 +267,13 @@ class HybridScorer(CollaborativeScorer):
         self.complement = complement
         self.diversity = diversity
 
+    def adjusted(
+        self, scores: np.ndarray, kinds: Sequence[str], held: Collection[str], repeat_share: Callable[[str], float]
+    ) -> np.ndarray:
+        """The shortlist's scores after the complement step (what a result's score shows)."""
+        penalty = np.array([(1 - repeat_share(kind)) if kind and kind in held else 0.0 for kind in kinds])
+        return np.asarray(scores, dtype=np.float64) - self.complement * penalty
+
     def rerank(
         self,
         scores: np.ndarray,
@@ -280,8 +287,7 @@ class HybridScorer(CollaborativeScorer):
         profile already holds loses ``complement`` times how rarely baskets hold two of that type
         (learned: rooms rarely hold two beds, dress shoppers like many dresses); below 1,
         ``diversity`` then trades relevance for variety (maximal marginal relevance)."""
-        penalty = np.array([(1 - repeat_share(kind)) if kind and kind in held else 0.0 for kind in kinds])
-        adjusted = np.asarray(scores, dtype=np.float64) - self.complement * penalty
+        adjusted = self.adjusted(scores, kinds, held, repeat_share)
         if self.diversity < 1 and len(adjusted) > 1:
             return mmr(adjusted, vectors, k, self.diversity)
         return [int(i) for i in np.argsort(-adjusted, kind="stable")[:k]]
