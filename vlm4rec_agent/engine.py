@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ from .errors import EngineClosed, InvalidInputError, NotFoundError
 from .grounding.protocol import Grounder, GroundingFailure, GroundingInput, checked
 from .grounding.registry import make_grounder
 from .grounding.schema import GroundingRecord
+from .group_files import GroupsAdded, read_group_file
 from .images import open_image
 from .ingest import Ingestor, IngestReport, Progress
 from .ingest_job import IngestJob
@@ -51,7 +51,7 @@ from .store import (
 )
 from .store.catalog import StoredCatalog
 from .store.protocols import GroupSet, GroupStore
-from .store.sql_groups import SqlGroupStore
+from .store.sql_groups import NoGroupStore, SqlGroupStore
 from .store.sql_ratings import SqlRatingStore
 from .store.tantivy_index import TantivyLexicalIndex
 from .text_input import validate_item_id
@@ -78,15 +78,6 @@ class PhotoMatch(BaseModel):
 
     record: GroundingRecord
     results: list[Result]
-
-
-class GroupsAdded(BaseModel):
-    set: GroupSet
-    unknown_items: int  # references to items not in the catalog, left out
-
-
-_SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")
-_NOUN = re.compile(r"[a-z][a-z-]{0,39}")
 
 
 class Engine:
@@ -186,13 +177,13 @@ class Engine:
 
     @property
     def groups(self) -> GroupStore:
-        """The imported group sets (rooms, outfits), kept beside the ratings; None for a rating store
-        given to the engine that is not SQL holds none."""
+        """The imported group sets (rooms, outfits), kept beside the ratings (a rating store given to
+        the engine that is not SQL holds none)."""
         return self._groups.get()
 
     def _open_groups(self) -> GroupStore:
         ratings = self.ratings
-        return SqlGroupStore(ratings) if isinstance(ratings, SqlRatingStore) else _NoGroups()
+        return SqlGroupStore(ratings) if isinstance(ratings, SqlRatingStore) else NoGroupStore()
 
     @property
     def collaborative(self) -> LiveModel:
@@ -203,15 +194,8 @@ class Engine:
         return LiveModel(self.ratings, self.groups, self._kinds_of, self.settings.collaborative_refresh_s)
 
     def _kinds_of(self, ids: Sequence[str]) -> dict[str, str]:
-        """Each item's product type, lower-cased (items not in the catalog are left out)."""
         catalog = self._existing_catalog()
-        if catalog is None:
-            return {}
-        kinds: dict[str, str] = {}
-        for start in range(0, len(ids), 5000):  # the metadata alone: no record is parsed
-            for item_id, (_, _, kind) in catalog.hashes(list(ids[start : start + 5000])).items():
-                kinds[item_id] = kind.strip().lower()
-        return kinds
+        return catalog.kinds(ids) if catalog is not None else {}
 
     def _existing_catalog(self) -> StoredCatalog | None:
         if self._gate.closed:
@@ -485,33 +469,12 @@ class Engine:
     def add_groups(self, path: str | Path, name: str | None = None, noun: str = "group") -> GroupsAdded:
         """Import a JSONL of groups (the `eval --groups` format) for the collaborative part to learn
         from; a set of the same name is replaced. Items not in the catalog are left out and counted."""
-        from .evaluation.data import parse_groups
-
-        name = (name or Path(path).stem).strip()
-        if not _SET_NAME.fullmatch(name):
-            raise InvalidInputError(
-                f"group set name {name[:60]!r} is not usable", "use letters, digits, '.', '_' or '-' (up to 120)"
-            )
-        noun = noun.strip().lower()
-        if not _NOUN.fullmatch(noun):
-            raise InvalidInputError(f"--noun {noun[:40]!r} is not one word", "e.g. --noun room, outfit or basket")
-        lines = parse_groups(path)
         catalog = self.catalog  # an empty catalog is refused: groups of nothing teach nothing
-        ids = list(dict.fromkeys(i for line in lines for i in line.items))
-        known = set()
-        for start in range(0, len(ids), 2000):
-            known.update(catalog.get(ids[start : start + 2000]))
-        groups = [(line.id, [i for i in line.items if i in known]) for line in lines]
-        if not any(len(items) > 1 for _, items in groups):
-            raise InvalidInputError(
-                f"{path}: no group holds two items of this catalog, so nothing can be learned from it",
-                "check that the item ids match the catalog's ids (`vlm4rec show ITEM_ID`)",
-            )
+        found = read_group_file(path, name, noun, lambda ids: catalog.kinds(ids).keys())
         with self._gate.write():
-            added = self.groups.add(name, noun, str(Path(path)), groups)
+            added = self.groups.add(found.name, found.noun, found.source, found.groups)
         self._refresh_collaborative()
-        unknown = sum(len(line.items) for line in lines) - sum(len(items) for _, items in groups)
-        return GroupsAdded(set=added, unknown_items=unknown)
+        return GroupsAdded(set=added, unknown_items=found.unknown_items)
 
     def group_sets(self) -> list[GroupSet]:
         return self.groups.sets()
@@ -589,25 +552,6 @@ def _check_prunable(catalog: Catalog) -> None:
             f"({first.where}: {first.reason}), so the items they hold cannot be told apart from removed ones",
             "fix those rows, or ingest without --prune",
         )
-
-
-class _NoGroups:
-    """The group sets of an engine whose rating store is not SQL: none, and none can be added."""
-
-    def add(self, name: str, noun: str, source: str, groups) -> GroupSet:
-        raise InvalidInputError("this engine's rating store cannot keep group sets", "use the SQL rating store")
-
-    def sets(self) -> list[GroupSet]:
-        return []
-
-    def remove(self, name: str) -> GroupSet | None:
-        return None
-
-    def groups(self):
-        return iter(())
-
-    def version(self) -> tuple:
-        return ()
 
 
 def _close(part: Grounder | RatingStore | Any) -> None:

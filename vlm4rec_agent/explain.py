@@ -145,10 +145,6 @@ class ValueTable:
                     self.holders[field].setdefault(value, []).append(item_id)
 
 
-def value_table(items: Sequence[StoredItem]) -> ValueTable:
-    return ValueTable(items)
-
-
 def shared_reasons(
     result: Attributes, others: Sequence[StoredItem], source: Source, table: ValueTable | None = None
 ) -> list[Reason]:

@@ -157,7 +157,7 @@ class Retriever:
         scores = self.scorer.score(liked, disliked, vectors)
         to_liked = vectors @ liked.T
         nearest, nearest_sim = to_liked.argmax(axis=1), to_liked.max(axis=1)
-        table = explain.value_table(liked_items)
+        table = explain.ValueTable(liked_items)
         results = []
         for rank, (i, item) in enumerate(self._winners(candidates, scores, k), start=1):
             why = explain.explain_profile(
@@ -196,12 +196,14 @@ class Retriever:
         vectors = np.stack([c.vector for c in candidates])
         content = scorer.score(liked, disliked, vectors)
         positions = [ids.index.get(c.id, -1) for c in candidates]
-        known = np.array([p >= 0 for p in positions])
-        at = np.array([max(p, 0) for p in positions])
-        candidate_cf = np.where(known, cooccurrence[at] if len(cooccurrence) else 0.0, 0.0)
-        candidate_evidence = np.where(known, evidence[at] if len(evidence) else 0.0, 0.0)
-        popularity = np.where(known, model.popularity[at] if model.n_items else 0.0, 0.0)
-        scores = scorer.blend(content, candidate_cf, candidate_evidence, popularity, peak)
+        at = np.array(positions, dtype=np.intp)  # -1, an item the model does not know, reads the 0 added last
+        scores = scorer.blend(
+            content,
+            np.append(cooccurrence, 0)[at],
+            np.append(evidence, 0)[at],
+            np.append(model.popularity, 0)[at],
+            peak,
+        )
         shortlist = self._top(scores, max(k, getattr(scorer, "shortlist", k)))
         stored = self.catalog.get([candidates[i].id for i in shortlist])
         shortlist = [i for i in shortlist if candidates[i].id in stored]
@@ -213,7 +215,7 @@ class Retriever:
             scores[shortlist] = scorer.adjusted(scores[shortlist], kinds, held, model.repeat_share)
             shortlist = [shortlist[j] for j in order]
         to_liked = vectors @ liked.T
-        table = explain.value_table(liked_items)
+        table = explain.ValueTable(liked_items)
         results = []
         for rank, i in enumerate(shortlist[:k], start=1):
             item = stored[candidates[i].id].item

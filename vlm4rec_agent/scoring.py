@@ -314,25 +314,26 @@ class HybridScorer(CollaborativeScorer):
         return content + self.collaborative_part(cooccurrence, evidence, peak)
 
 
-class CoOccurrenceScorer(CollaborativeScorer):
-    """Item co-occurrence alone (item-kNN over what shoppers liked together): a baseline."""
-
-    name = "cooccurrence"
+class _WithoutContent(CollaborativeScorer):
+    """A collaborative baseline that reads no item vectors: its content scores are 0 (dislikes aside)."""
 
     def liked_scores(self, liked: Segments, candidates: np.ndarray) -> np.ndarray:
         return np.zeros((len(liked.users), len(candidates)), dtype=np.float32)
+
+
+class CoOccurrenceScorer(_WithoutContent):
+    """Item co-occurrence alone (item-kNN over what shoppers liked together): a baseline."""
+
+    name = "cooccurrence"
 
     def blend(self, content, cooccurrence, evidence, popularity, peak=None):
         return content + cooccurrence
 
 
-class PopularityScorer(CollaborativeScorer):
+class PopularityScorer(_WithoutContent):
     """The most liked items, whoever asks: the baseline every table shows."""
 
     name = "popularity"
-
-    def liked_scores(self, liked: Segments, candidates: np.ndarray) -> np.ndarray:
-        return np.zeros((len(liked.users), len(candidates)), dtype=np.float32)
 
     def blend(self, content, cooccurrence, evidence, popularity, peak=None):
         return content + np.broadcast_to(popularity, np.shape(cooccurrence))

@@ -72,8 +72,9 @@ class LiveModel:
     def refresh(self) -> Snapshot:
         """Rebuild now if anything changed (what `groups add` and tests use)."""
         with self._lock:
-            if self._snapshot is None or self._snapshot.version != self._version():
-                self._snapshot = self._build()
+            version = self._version()
+            if self._snapshot is None or self._snapshot.version != version:
+                self._snapshot = self._build(version)
             self._checked_at = time.monotonic()
             return self._snapshot
 
@@ -95,7 +96,7 @@ class LiveModel:
                 if self._snapshot is not None and version == self._snapshot.version:
                     return
                 with self._lock:
-                    self._snapshot = self._build()
+                    self._snapshot = self._build(version)
             except Exception:  # a failed rebuild keeps the current model; the next check tries again
                 log.exception("rebuilding the collaborative model failed; the previous one stays in use")
 
@@ -109,9 +110,10 @@ class LiveModel:
             self._groups.version() if self._groups is not None else (),
         )
 
-    def _build(self) -> Snapshot:
+    def _build(self, version: tuple | None = None) -> Snapshot:
+        """A new model; ``version`` is the stores' version read just before (read here when not given)."""
         started = time.perf_counter()
-        version = self._version()
+        version = self._version() if version is None else version
         ids = ItemIds()
         baskets: dict[str, list[list[int]]] = {SHOPPERS: []}
         nouns = {SHOPPERS: "shopper"}

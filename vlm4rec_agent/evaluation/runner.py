@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +89,7 @@ class Evaluation:
         reps = Representations(catalog.items, encoder, grounder, cache_folder)
         return cls(reps, users, protocol or Protocol(), training)
 
-    @property
+    @cached_property
     def kinds(self) -> list[str]:
         """Each item's product type, lower-cased ("" where the catalog has none)."""
         return [item.kind.strip().lower() for item in self.representations.items]

@@ -73,6 +73,16 @@ class StoredCatalog:
     def require(self, item_id: str, with_vectors: bool = False) -> Neighbour:
         return self.dense.require(item_id, with_vectors)
 
+    def kinds(self, ids: Sequence[str], page: int = 5000) -> dict[str, str]:
+        """Each stored item's product type, lower-cased, from the metadata alone (no record is
+        parsed); ids that are not stored are absent, so this also says which ids exist."""
+        kinds: dict[str, str] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), page):
+            for item_id, (_, _, kind) in self.hashes(ids[start : start + page]).items():
+                kinds[item_id] = kind.strip().lower()
+        return kinds
+
     def hashes(self, ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
         return self.dense.hashes(ids)
 

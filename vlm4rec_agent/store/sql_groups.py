@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 import sqlalchemy as sa
 
 from ..catalogs import MAX_ID_LENGTH
+from ..errors import InvalidInputError
 from .protocols import GroupSet
 from .sql_ratings import SqlRatingStore, metadata
 
@@ -122,3 +123,22 @@ class SqlGroupStore:
         connection.execute(
             sa.delete(sets_table).where(sets_table.c.collection == self.collection, sets_table.c.name == name)
         )
+
+
+class NoGroupStore:
+    """The group sets beside a rating store that is not SQL: none, and none can be added."""
+
+    def add(self, name: str, noun: str, source: str, groups) -> GroupSet:
+        raise InvalidInputError("this engine's rating store cannot keep group sets", "use the SQL rating store")
+
+    def sets(self) -> list[GroupSet]:
+        return []
+
+    def remove(self, name: str) -> GroupSet | None:
+        return None
+
+    def groups(self) -> Iterator[tuple[str, str, list[str]]]:
+        return iter(())
+
+    def version(self) -> tuple:
+        return ()
