@@ -1,18 +1,19 @@
 """Swappable parts by name: the built-ins, registered in code, and other packages' plugins.
 
-A package adds a grounder, a text encoder or a scorer by declaring an entry point in one of three
+A package adds a grounder, a text encoder, a scorer or an image encoder by declaring an entry point in one of four
 groups (in its ``pyproject.toml``); the entry point's name is what the setting names, and the
 object it points at is a factory:
 
-======================  ====================  ==========================================
-group                   chosen by             factory
-======================  ====================  ==========================================
-``vlm4rec.grounders``   ``VLM4REC_GROUNDER``  ``factory(settings) -> Grounder``
-``vlm4rec.encoders``    ``VLM4REC_ENCODER``   ``factory(settings) -> TextEncoder``
-``vlm4rec.scorers``     ``VLM4REC_SCORER``    ``factory(parameter, settings) -> Scorer``
-======================  ====================  ==========================================
+==========================  =========================  ==========================================
+group                       chosen by                  factory
+==========================  =========================  ==========================================
+``vlm4rec.grounders``       ``VLM4REC_GROUNDER``       ``factory(settings) -> Grounder``
+``vlm4rec.encoders``        ``VLM4REC_ENCODER``        ``factory(settings) -> TextEncoder``
+``vlm4rec.scorers``         ``VLM4REC_SCORER``         ``factory(parameter, settings) -> Scorer``
+``vlm4rec.image_encoders``  ``VLM4REC_IMAGE_ENCODER``  ``factory(settings) -> ImageEncoder``
+==========================  =========================  ==========================================
 
-The rules, the same for the three kinds:
+The rules, the same for the four kinds:
 
 - Plugins are found with :func:`importlib.metadata.entry_points` and imported only when chosen:
   listing them reads package metadata, and a broken plugin breaks nothing until it is used.
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 GROUNDERS_GROUP = "vlm4rec.grounders"
 ENCODERS_GROUP = "vlm4rec.encoders"
 SCORERS_GROUP = "vlm4rec.scorers"
+IMAGE_ENCODERS_GROUP = "vlm4rec.image_encoders"
 
 
 def _package(point: EntryPoint) -> str:

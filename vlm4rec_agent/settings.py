@@ -129,6 +129,19 @@ class Settings(BaseSettings):
     device: str = Field("cpu", description="Torch device for the encoder: `cpu`, `cuda`, `cuda:1`, `mps`.")
     encoder_batch_size: int = Field(32, ge=1, description="Texts per encoder batch.")
     grounding_batch_size: int = Field(16, ge=1, description="Images per grounding batch.")
+    image_encoder: str = Field(
+        "efficientnet-lite0",
+        description="Image encoder for the visual vectors every item also stores (photo queries fuse them with "
+        "the words): `efficientnet-lite0` (bundled, offline), a plugin's name, or `none` (photo queries use words "
+        "only).",
+    )
+    photo_visual_weight: float = Field(
+        0.9,
+        ge=0.0,
+        le=1.0,
+        description="Weight of visual similarity in a photo query (the rest is the similarity of the photo's "
+        "grounded description); tuned on the IKEA tune part, see docs/evaluation/photos.md.",
+    )
     embed_item_text: bool = Field(
         True,
         description="Embed the item's own text (title, type, description) together with the grounded attributes.",

@@ -171,7 +171,7 @@ class _Unreachable:
 
 
 def test_an_item_that_chromas_graph_cannot_reach_is_written_again(store, caplog):
-    caplog.set_level("INFO", logger="vlm4rec_agent.store.chroma_index")
+    caplog.set_level("INFO", logger="vlm4rec_agent.store.findable_writes")
     store._collection = _Unreachable(store._collection, lost="blue-dress")
     items = [item("red-dress"), item("blue-dress"), item("red-lamp", category="lamp")]
     store.upsert(items, np.stack([unit(1, 0, 0), unit(1, 0.01, 0), unit(0, 0, 1)]), ["d1", "d2", "d3"], source="/a")
@@ -183,7 +183,7 @@ def test_an_item_that_chromas_graph_cannot_reach_is_written_again(store, caplog)
 
 
 def test_identical_vectors_crowding_an_item_out_of_its_neighbours_are_not_rewritten(store, monkeypatch):
-    import vlm4rec_agent.store.chroma_index as module
+    import vlm4rec_agent.store.findable_writes as module
 
     monkeypatch.setattr(module, "FIND_AGAIN_K", 2)
     writes = []

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import weakref
+from collections import OrderedDict
 from functools import lru_cache
 from importlib import resources
 
@@ -132,9 +135,41 @@ def load_pretrained() -> EfficientNetLite0:
 CPU_STEP = 4
 
 
-@torch.inference_mode()
+# The last images run, by object: an ingest asks for a photo's features (its visual vector) and
+# its class probabilities (the basic grounder) in two places, and the network runs once.
+_RECENT = 128
+_recent: OrderedDict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = OrderedDict()
+_recent_lock = threading.Lock()
+
+
 def classify(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
-    """Run images through the network; return (features N x 1280, class probabilities N x 1000)."""
+    """Run images through the network; return (features N x 1280, class probabilities N x 1000).
+
+    An image object run moments ago (the same object, still alive) is not run again.
+    """
+    found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    with _recent_lock:
+        for n, image in enumerate(images):
+            entry = _recent.get(id(image))
+            if entry is not None and entry[0]() is image:
+                found[n] = (entry[1], entry[2])
+    todo = [n for n in range(len(images)) if n not in found]
+    if todo:
+        features, probabilities = _run([images[n] for n in todo])
+        with _recent_lock:
+            for row, n in enumerate(todo):
+                found[n] = (features[row], probabilities[row])
+                _recent[id(images[n])] = (weakref.ref(images[n]), features[row], probabilities[row])
+                _recent.move_to_end(id(images[n]))
+            while len(_recent) > _RECENT:
+                _recent.popitem(last=False)
+    if not images:
+        return np.zeros((0, 1280), np.float32), np.zeros((0, 1000), np.float32)
+    return np.stack([found[n][0] for n in range(len(images))]), np.stack([found[n][1] for n in range(len(images))])
+
+
+@torch.inference_mode()
+def _run(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
     model = load_pretrained()
     features, probabilities = [], []
     for start in range(0, len(images), CPU_STEP):

@@ -32,6 +32,7 @@ from ..kinds import suffixes
 from ..memo import Memo
 from .catalog_index import Candidate, Filters, Neighbour
 from .connection import DamagedStoreError, GuardedCollection, call_store, store_location
+from .findable_writes import upsert_findable
 from .vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,6 @@ log = logging.getLogger(__name__)
 ID_FILTER_LIMIT = 50_000
 # Filters allowing at most this many items are searched exactly, over their vectors held in memory.
 EXACT_LIMIT = 20_000
-# After a write, each written item is looked for among this many neighbours of its own vector...
-FIND_AGAIN_K = 10
-# ...and written again, at most this many times, while it is not found.
-REWRITES = 3
-# Cosine distance under which a neighbour is the same vector: a crowd of identical vectors larger
-# than FIND_AGAIN_K can hide an item that is reachable, so such an item counts as found.
-SAME_VECTOR = 1e-5
 
 
 def where_clause(filters: Filters | None) -> dict | None:
@@ -188,54 +182,20 @@ class ChromaCatalogIndex:
         """Store items (replacing those with the same ids), recording the catalog file they came from.
 
         Each item written is then looked for by its own vector, and written again while it is not
-        found. Chroma adds writes to its HNSW graph at the next read, a batch's vectors in parallel
-        (rayon threads, in no fixed order), and near-identical vectors (product variants whose
-        texts differ by a number) sometimes come out of that with no link leading to them: the
-        item is counted and read by id, but no query returns it, not even for its own vector with
-        ``n`` = the whole catalog. It stays so in that process, and on disk once Chroma saves the
-        graph (every 1,000 writes). Writing it again adds it alone, into the graph as it now is,
-        which links it. On 40 near-identical MiniLM vectors, 16 written and read, then 24: 4% to
-        40% of runs (it varies with the machine's load) left an item unreachable, none with
-        RAYON_NUM_THREADS=1, and none of 150 with this check. The check is one query per item
-        written, small beside encoding it.
+        found (see :mod:`vlm4rec_agent.store.findable_writes`).
         """
         self.generation += 1
         self._vectors.forget([i.id for i in items])
         for start in range(0, len(items), self.max_batch):
             end = start + self.max_batch
             batch = items[start:end]
-            self._write(
+            upsert_findable(
+                self._collection,
                 [i.id for i in batch],
                 np.asarray(vectors[start:end], dtype=np.float32),
                 list(documents[start:end]),
                 [_metadata(i, source, time.time() if written_at is None else written_at) for i in batch],
             )
-
-    def _write(self, ids: list[str], vectors: np.ndarray, documents: list[str], metadatas: list[dict]) -> None:
-        """Upsert one batch, then rewrite the items that their own vector does not find (see upsert)."""
-        self._collection.upsert(ids=ids, embeddings=vectors, documents=documents, metadatas=metadatas)
-        for _ in range(REWRITES):
-            lost = self._not_found_again(ids, vectors)
-            if not lost:
-                return
-            log.info("Chroma's index cannot reach %d of the items just written (%s); writing them again",
-                     len(lost), ", ".join(ids[j] for j in lost[:5]))  # fmt: skip
-            ids, vectors = [ids[j] for j in lost], vectors[lost]
-            documents, metadatas = [documents[j] for j in lost], [metadatas[j] for j in lost]
-            self._collection.upsert(ids=ids, embeddings=vectors, documents=documents, metadatas=metadatas)
-        lost = self._not_found_again(ids, vectors)
-        if lost:
-            log.warning("Chroma's index still cannot reach %d items after %d rewrites (%s): searches will miss them",
-                        len(lost), REWRITES, ", ".join(ids[j] for j in lost[:5]))  # fmt: skip
-
-    def _not_found_again(self, ids: list[str], vectors: np.ndarray) -> list[int]:
-        """Positions of the items that are not among the nearest neighbours of their own vector."""
-        found = self._collection.query(query_embeddings=vectors, n_results=FIND_AGAIN_K, include=["distances"])
-        return [
-            j
-            for j, (got, distances) in enumerate(zip(found["ids"], found["distances"]))
-            if ids[j] not in got and not (len(got) == FIND_AGAIN_K and max(distances) <= SAME_VECTOR)
-        ]
 
     def delete(self, ids: Sequence[str]) -> None:
         self.generation += 1
