@@ -154,17 +154,27 @@ def test_describe_with_an_unreachable_vlm_is_one_line(cli_env, product_image, ca
     assert code == 2 and err.startswith("error: the openai grounder has no server") and err.count("\n") == 1
 
 
-def test_cached_answers_are_used_without_opening_the_images(
-    tmp_path, model_cache, encoder, vlm_server, small_catalog, monkeypatch
+@pytest.mark.parametrize("image_encoder", ["none", "efficientnet-lite0"])
+def test_cached_answers_are_used_without_asking_the_vlm_again(
+    tmp_path, model_cache, encoder, vlm_server, small_catalog, monkeypatch, image_encoder
 ):
+    """Without image vectors a cached answer does not even open the photo; with them, each photo
+    is opened once, for its image vector, and the VLM is still not asked."""
     import vlm4rec_agent.ingest as ingest_module
 
-    openai_engine(tmp_path, model_cache, encoder, vlm_server.url).ingest(small_catalog)
+    engine = openai_engine(tmp_path, model_cache, encoder, vlm_server.url, image_encoder=image_encoder)
+    engine.ingest(small_catalog)
     opened = []
     real_open = ingest_module.open_image
     monkeypatch.setattr(ingest_module, "open_image", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
-    again = openai_engine(tmp_path, model_cache, encoder, vlm_server.url, collection="copy").ingest(small_catalog)
-    assert again.added == 10 and opened == [] and len(vlm_server.requests) == 10
+    copy = openai_engine(tmp_path, model_cache, encoder, vlm_server.url, collection="copy", image_encoder=image_encoder)
+    again = copy.ingest(small_catalog)
+    assert again.added == 10 and len(vlm_server.requests) == 10
+    if image_encoder == "none":
+        assert opened == [] and copy.catalog.visual is None
+    else:
+        assert sorted(map(str, opened)) == sorted({str(p) for p in opened}) and len(opened) == 10
+        assert copy.catalog.visual.count() == 10
 
 
 def test_an_interrupted_ingest_with_stores_in_flight_resumes_without_duplicates(

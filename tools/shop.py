@@ -113,19 +113,21 @@ class ShopTools:
         """
         return self.engine.dislike(user_id, item_id)
 
-    def similar_items(self, item_id: str = "", image: str = "", k: int = 8) -> ResultPage:
+    def similar_items(self, item_id: str = "", image: str = "", k: int = 8, scene: bool = False) -> ResultPage:
         """Find items similar to a catalog item or to a photo. Give exactly one of item_id or image.
 
         Use this for "more like this one" or "find something like this photo". For a photo, the
-        answer also says what the photo was grounded into ("photo").
+        answer also says what the photo was grounded into ("photo"); the picture itself is compared
+        with every item's photo, as well as its description.
 
         Args:
             item_id: The id of a catalog item to find similar items for; empty when giving an image.
             image: A photo as a data:image/...;base64 URL (or a photo uploaded to this app); empty when giving an item_id.
             k: How many items to return (1-100).
+            scene: True when the photo shows a whole room or outfit, to find the things in it (shop the look).
         """
         if image and not item_id:
-            match = self.engine.match_photo(self._image(image), k=_k(k))
+            match = self.engine.match_photo(self._image(image), k=_k(k), scene=bool(scene))
             return ResultPage(results=result_views(match.results), photo=_shown(match.record))
         results = self.engine.similar(item_id=item_id or None, image=image or None, k=_k(k))
         return ResultPage(results=result_views(results))

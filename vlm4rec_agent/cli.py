@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("similar", "items similar to a stored item or to a photo")
     p.add_argument("item_id", nargs="?", help="id of a stored item")
     p.add_argument("--image", help="a photo to find similar items for (instead of an item id)")
+    p.add_argument(
+        "--scene",
+        action="store_true",
+        help="the photo shows a whole room or outfit: find the things in it (shop the look)",
+    )
     _k(p), _filters(p), _json(p)
 
     for name, text in (("like", "record that a user likes items"), ("dislike", "record that a user dislikes items"),
@@ -226,7 +231,7 @@ def _run_command(args: argparse.Namespace, engine: Engine) -> int:
     if cmd == "recommend":
         return _results(args, engine.recommend(args.user, k=args.k, filters=_filters_from(args)))
     if cmd == "similar":
-        return _results(args, engine.similar(args.item_id, args.image, k=args.k, filters=_filters_from(args)))
+        return _results(args, engine.similar(args.item_id, args.image, k=args.k, filters=_filters_from(args), scene=args.scene))
     if cmd in ("like", "dislike", "forget"):
         action: Callable = getattr(engine, cmd)
         for item_id in args.item_ids:

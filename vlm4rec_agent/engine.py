@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,13 @@ from .grounding.protocol import Grounder, GroundingFailure, GroundingInput, chec
 from .grounding.registry import make_grounder
 from .grounding.schema import GroundingRecord
 from .group_files import GroupsAdded, read_group_file
+from .image_encoding import (
+    ImageEncoder,
+    image_encoder_wanted,
+    make_image_encoder,
+    scene_views,
+    stored_image_encoder_name,
+)
 from .images import open_image
 from .ingest import Ingestor, IngestReport, Progress
 from .ingest_job import IngestJob
@@ -54,6 +61,7 @@ from .store.protocols import GroupSet, GroupStore
 from .store.sql_groups import NoGroupStore, SqlGroupStore
 from .store.sql_ratings import SqlRatingStore
 from .store.tantivy_index import TantivyLexicalIndex
+from .store.visual_index import ChromaVisualIndex
 from .text_input import validate_item_id
 from .views import ProfileView
 
@@ -78,6 +86,7 @@ class PhotoMatch(BaseModel):
 
     record: GroundingRecord
     results: list[Result]
+    visual: bool = False  # the photo's image vectors were compared (False: its words alone)
 
 
 class Engine:
@@ -89,10 +98,12 @@ class Engine:
         encoder: TextEncoder | None = None,
         scorer: Scorer | None = None,
         ratings: RatingStore | None = None,
+        image_encoder: ImageEncoder | None = None,
     ):
         self.settings = s = settings or Settings()
         self._grounder: Part[Grounder] = Part("grounder", lambda: make_grounder(s), grounder, _close)
         self._encoder: Part[TextEncoder] = Part("encoder", lambda: make_encoder(s), encoder)
+        self._image_encoder: Part[ImageEncoder] = Part("image encoder", lambda: make_image_encoder(s), image_encoder)
         self._client = Part("store client", lambda: open_client(s), close=_close)
         self._ratings: Part[RatingStore] = Part("ratings", self._open_ratings, ratings, _close)
         self._scorer = scorer
@@ -158,6 +169,27 @@ class Engine:
         return self.encoder.name
 
     @property
+    def image_encoder(self) -> ImageEncoder | None:
+        """What makes the items' image vectors; None when ``VLM4REC_IMAGE_ENCODER=none``."""
+        if self._image_encoder.built is None and not image_encoder_wanted(self.settings):
+            return None
+        return self._image_encoder.get()
+
+    @property
+    def image_encoder_name(self) -> str | None:
+        built = self._image_encoder.built
+        if built is not None:
+            return built.name
+        if not image_encoder_wanted(self.settings):
+            return None
+        return stored_image_encoder_name(self.settings) or self._image_encoder.get().name
+
+    def _open_visual(self, client, catalog: str) -> Callable[[int | None], ChromaVisualIndex | None] | None:
+        if self.image_encoder_name is None:
+            return None
+        return lambda dim: ChromaVisualIndex.open(client, catalog, self.image_encoder_name, dim)
+
+    @property
     def scorer(self) -> Scorer:
         if self._scorer is None:
             self._scorer = make_scorer(self.settings)
@@ -219,7 +251,8 @@ class Engine:
     def _with_lexical(self, dense: ChromaCatalogIndex) -> StoredCatalog:
         """The catalog with its lexical index, brought in step with the vector index on open."""
         lexical = self._lexical.get()
-        catalog = StoredCatalog(dense, lexical, self.settings.lexical_path / "synced.json")
+        visual = self._open_visual(self.client, dense.name)
+        catalog = StoredCatalog(dense, lexical, self.settings.lexical_path / "synced.json", visual)
         shared = bool(self.settings.chroma_host)  # other processes write too: look for their writes
         done = catalog.sync(check_writes=shared)
         if done:
@@ -347,6 +380,7 @@ class Engine:
             lambda: self.encoder,
             self._existing_catalog(),
             self._create_catalog,
+            image_encoder=(lambda: self.image_encoder) if self.image_encoder_name else None,
             embed_item_text=s.embed_item_text,
             grounding_batch_size=s.grounding_batch_size,
             max_image_pixels=s.max_image_pixels,
@@ -386,13 +420,18 @@ class Engine:
 
     def describe(self, image: ImageSource, text: str | None = None) -> GroundingRecord:
         """Ground one image (and optional item text) into attributes, without storing anything."""
+        return self._ground_photo(*self._open_photo(image), text)
+
+    def _open_photo(self, image: ImageSource) -> tuple[Image.Image, str | None]:
+        """The photo, and the hash of its file or bytes (what the grounding cache is keyed by)."""
         picture = open_image(image, self.settings.max_image_pixels)
         if isinstance(image, bytes):
-            image_hash = hashlib.sha256(image).hexdigest()
-        elif isinstance(image, (str, Path)):
-            image_hash = file_sha256(Path(image))
-        else:
-            image_hash = None
+            return picture, hashlib.sha256(image).hexdigest()
+        if isinstance(image, (str, Path)):
+            return picture, file_sha256(Path(image))
+        return picture, None
+
+    def _ground_photo(self, picture: Image.Image, image_hash: str | None, text: str | None) -> GroundingRecord:
         inputs = [GroundingInput(image=picture, text=text, image_hash=image_hash)]
         [outcome] = checked(self.grounder, inputs, self.grounder.ground(inputs))
         if isinstance(outcome, GroundingFailure):
@@ -443,8 +482,9 @@ class Engine:
         *,
         k: int = 10,
         filters: Filters | None = None,
+        scene: bool = False,
     ) -> list[Result]:
-        """Items like a stored item, or like a photo (which is grounded first). Give exactly one."""
+        """Items like a stored item, or like a photo (a room photo with ``scene``). Give exactly one."""
         if (item_id is None) == (image is None):
             raise InvalidInputError(
                 "give either an item id or a photo to find similar items for, not both",
@@ -452,14 +492,26 @@ class Engine:
             )
         if item_id is not None:
             return self.retriever.similar_to_item(item_id, k, filters)
-        return self.match_photo(image, k=k, filters=filters).results
+        return self.match_photo(image, k=k, filters=filters, scene=scene).results
 
-    def match_photo(self, image: ImageSource, *, k: int = 10, filters: Filters | None = None) -> PhotoMatch:
-        """Ground a photo once, and find the items like it: both come back."""
+    def match_photo(
+        self, image: ImageSource, *, k: int = 10, filters: Filters | None = None, scene: bool = False
+    ) -> PhotoMatch:
+        """Ground a photo once, and find the items like it: both come back.
+
+        The photo's image vector and its grounded description are fused (see
+        :mod:`vlm4rec_agent.photo_search`); ``scene`` (a room photo: "shop the look") compares each
+        item with the whole photo and with its corners, so that the things in it are found.
+        """
         retriever = self.retriever  # an empty catalog is refused before the photo is grounded
-        record = self.describe(image)
-        results = retriever.similar_to_record(record, k, filters, self.settings.embed_item_text)
-        return PhotoMatch(record=record, results=results)
+        picture, image_hash = self._open_photo(image)
+        record = self._ground_photo(picture, image_hash, None)
+        encoder = self.image_encoder if retriever.catalog.visual is not None else None
+        views = encoder.encode(scene_views(picture) if scene else [picture]) if encoder is not None else None
+        results = retriever.similar_to_photo(
+            record, views, k, filters, self.settings.embed_item_text, self.settings.photo_visual_weight
+        )
+        return PhotoMatch(record=record, results=results, visual=views is not None)
 
     def explain(self, user: str, item_id: str) -> Result:
         """Why an item suits (or does not suit) a shopper, from the attributes they liked."""

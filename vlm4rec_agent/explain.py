@@ -265,6 +265,17 @@ def explain_similar(result: StoredItem, source: StoredItem | Attributes, similar
     return Explanation(text=f"Looks close to {whom} (similarity {similarity:.2f}); no attribute in common.")
 
 
+def explain_photo(result: StoredItem, photo: Attributes, visual: float | None) -> Explanation:
+    """Why a result resembles a shopper's photo: how alike the pictures are, and the attributes shared."""
+    words = explain_similar(result, photo, visual or 0.0)
+    if visual is None:
+        return words
+    looks = f"Looks {'almost the same as' if visual >= 0.95 else 'like'} your photo (picture similarity {visual:.2f})"
+    if words.reasons:
+        return Explanation(text=f"{looks}; {words.text[0].lower()}{words.text[1:]}", reasons=words.reasons)
+    return Explanation(text=f"{looks}.")
+
+
 def combine(first: Explanation, second: Explanation) -> Explanation:
     """Join a search explanation and a profile explanation for a personalised search."""
     if not second.reasons:

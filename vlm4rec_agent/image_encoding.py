@@ -25,7 +25,13 @@ EFFICIENTNET = "efficientnet-lite0"
 # photo, its four overlapping corners (60% of each side) and its centre. An item's similarity is
 # the best over the views, so a lamp in one corner of a room is found by the view that holds it.
 # Chosen on the IKEA tune rooms: Recall@10 0.042 (whole photo) -> 0.065 (docs/evaluation/photos.md).
-SCENE_VIEWS = ((0.0, 0.0, 0.6, 0.6), (0.4, 0.0, 1.0, 0.6), (0.0, 0.4, 0.6, 1.0), (0.4, 0.4, 1.0, 1.0), (0.2, 0.2, 0.8, 0.8))
+SCENE_VIEWS = (
+    (0.0, 0.0, 0.6, 0.6),
+    (0.4, 0.0, 1.0, 0.6),
+    (0.0, 0.4, 0.6, 1.0),
+    (0.4, 0.4, 1.0, 1.0),
+    (0.2, 0.2, 0.8, 0.8),
+)
 
 
 @runtime_checkable
@@ -67,14 +73,20 @@ def scene_views(image: Image.Image) -> list[Image.Image]:
     return views
 
 
-IMAGE_ENCODERS = Registry(
-    "image encoder", IMAGE_ENCODERS_GROUP, "VLM4REC_IMAGE_ENCODER", ("name", "dim", "encode")
-)
+IMAGE_ENCODERS = Registry("image encoder", IMAGE_ENCODERS_GROUP, "VLM4REC_IMAGE_ENCODER", ("name", "dim", "encode"))
 IMAGE_ENCODERS.register(EFFICIENTNET, lambda settings: EfficientNetImageEncoder())
 
 
 def image_encoder_wanted(settings: Settings) -> bool:
     return settings.image_encoder.strip().lower() != NO_IMAGE_ENCODER
+
+
+def stored_image_encoder_name(settings: Settings) -> str | None:
+    """The name a visual index records for the configured encoder, known without loading it (None
+    for a plugin's, whose name only the loaded encoder knows)."""
+    if settings.image_encoder.strip() == EFFICIENTNET:
+        return EfficientNetImageEncoder.name
+    return None
 
 
 def make_image_encoder(settings: Settings) -> ImageEncoder | None:

@@ -20,6 +20,7 @@ from .grounding.schema import Attributes, GroundingRecord
 from .grounding.vocabulary import load_vocabulary
 from .items import StoredItem
 from .memo import Memo
+from .photo_search import rank_photo
 from .scoring import Scorer
 from .search.hybrid import HybridSearch, SearchOptions, SearchOutcome
 from .store import Candidate, Filters, Neighbour, Profile, RatingStore
@@ -344,14 +345,26 @@ class Retriever:
         row = [n for n in row if n.item.id != item_id][:k]
         return self._as_results(row, lambda n: explain.explain_similar(n.item, source.item, n.similarity))
 
-    def similar_to_record(
-        self, record: GroundingRecord, k: int = 10, filters: Filters | None = None, embed_item_text: bool = True
+    def similar_to_photo(
+        self,
+        record: GroundingRecord,
+        views: np.ndarray | None,
+        k: int = 10,
+        filters: Filters | None = None,
+        embed_item_text: bool = True,
+        visual_weight: float = 0.9,
     ) -> list[Result]:
-        """Items like a grounded photo (the record :meth:`Engine.describe` returns)."""
+        """Items like a photo: its grounded record (what :meth:`Engine.describe` returns) and its image
+        vectors (one per view; None: words alone), fused as :mod:`vlm4rec_agent.photo_search` says."""
         check_k(k)
         vector = self._encoder().encode([build_embedding_text(record.attributes, None, embed_item_text)])
-        row = self.catalog.query(vector, k, filters)[0]
-        return self._as_results(row, lambda n: explain.explain_similar(n.item, record.attributes, n.similarity))
+        hits = rank_photo(self.catalog, vector, views, k, filters, visual_weight)
+        items = self.catalog.get([h.id for h in hits])
+        return [
+            Result(rank=r, item=items[h.id].item, score=h.score,
+                   explanation=explain.explain_photo(items[h.id].item, record.attributes, h.visual))
+            for r, h in enumerate((h for h in hits if h.id in items), start=1)
+        ]  # fmt: skip
 
     # --- explain one item -----------------------------------------------------------------
     def explain_for_user(self, user: str, item_id: str) -> Result:

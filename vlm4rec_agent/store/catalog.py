@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,21 +26,33 @@ from ..items import StoredItem
 from .catalog_index import Candidate, Filters, Neighbour
 from .chroma_index import ChromaCatalogIndex
 from .lexical_index import LexicalIndex
+from .visual_index import ChromaVisualIndex
 
 log = logging.getLogger(__name__)
 
 PAGE = 2_000  # items read from the vector index at a time when rebuilding the lexical index
+VISUAL_RECHECK_S = 60.0  # how often a catalog with no visual index looks again for one (another process's ingest)
 KIND_PHRASES = 20_000  # the most type phrases a search recognises (the IKEA catalog has 1,100)
 SLACK_S = 120.0  # clocks of processes on several machines may disagree by this much
 
 
-class StoredCatalog:
-    """A :class:`~vlm4rec_agent.store.catalog_index.CatalogIndex` whose writes also keep a lexical index."""
+VisualOpener = Callable[[int | None], ChromaVisualIndex | None]
 
-    def __init__(self, dense: ChromaCatalogIndex, lexical: LexicalIndex, state: Path):
+
+class StoredCatalog:
+    """A :class:`~vlm4rec_agent.store.catalog_index.CatalogIndex` whose writes also keep a lexical index,
+    and, when an image encoder is configured, the items' image vectors (``open_visual(dim)`` opens
+    that index, creating it when ``dim`` is given)."""
+
+    def __init__(
+        self, dense: ChromaCatalogIndex, lexical: LexicalIndex, state: Path, open_visual: VisualOpener | None = None
+    ):
         self.dense = dense
         self.lexical = lexical
         self._state_file = state
+        self._open_visual = open_visual
+        self._visual: ChromaVisualIndex | None = None
+        self._visual_looked_at = -VISUAL_RECHECK_S
         self._syncs = 0  # items indexed by syncs so far: what caches of the lexical index's values depend on
         self._phrases: tuple[tuple[int, int], frozenset[str]] | None = None
 
@@ -105,6 +117,9 @@ class StoredCatalog:
     def check(self) -> None:
         self.dense.check()
 
+    def allowed_ids(self, filters: Filters | None) -> frozenset[str] | None:
+        return self.dense.allowed_ids(filters)
+
     def ids_with(self, field: str, value: str) -> frozenset[str]:
         return self.dense.ids_with(field, value)
 
@@ -117,13 +132,39 @@ class StoredCatalog:
             self._phrases = (key, frozenset(value for value, _ in values))
         return self._phrases[1]
 
-    # --- writes, to both --------------------------------------------------------------------
+    # --- image vectors ----------------------------------------------------------------------
+    @property
+    def visual(self) -> ChromaVisualIndex | None:
+        """The items' image vectors; None when no image encoder is configured or none were stored yet."""
+        if self._visual is None and self._open_visual is not None:
+            now = time.monotonic()
+            if now - self._visual_looked_at >= VISUAL_RECHECK_S:
+                self._visual_looked_at = now
+                self._visual = self._open_visual(None)
+        return self._visual
+
+    def upsert_visual(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        if self._open_visual is None or not len(ids):
+            return
+        if self._visual is None or self._visual.dim != vectors.shape[1]:
+            self._visual = self._open_visual(vectors.shape[1])
+        self._visual.upsert(ids, vectors)
+
+    # --- writes, to all --------------------------------------------------------------------
     def upsert(
-        self, items: Sequence[StoredItem], vectors: np.ndarray, documents: Sequence[str], source: str = ""
+        self,
+        items: Sequence[StoredItem],
+        vectors: np.ndarray,
+        documents: Sequence[str],
+        source: str = "",
+        visual: np.ndarray | None = None,
     ) -> None:
+        """Store items; ``visual`` (one image vector per item, or None) goes to the visual index."""
         written_at = time.time()
         self.dense.upsert(items, vectors, documents, source=source, written_at=written_at)
         self.lexical.upsert(items, written_at)
+        if visual is not None:
+            self.upsert_visual([item.id for item in items], visual)
 
     def relabel(self, kinds: dict[str, str], source: str) -> None:
         written_at = time.time()
@@ -133,11 +174,16 @@ class StoredCatalog:
     def delete(self, ids: Sequence[str]) -> None:
         self.dense.delete(ids)
         self.lexical.delete(ids)
+        if (visual := self.visual) is not None:
+            visual.delete(ids)
 
     def drop(self) -> None:
         self.dense.drop()
         self.lexical.clear()
         self._save_state({})
+        if (visual := self.visual) is not None:
+            visual.drop()
+            self._visual = None
 
     # --- keeping the lexical index in step ---------------------------------------------------
     def _state(self) -> dict:

@@ -365,6 +365,12 @@ class ChromaCatalogIndex:
         ids = self._allowed.get(key, lambda: self._collection.get(where=where, include=[])["ids"])
         return ids if len(ids) <= ID_FILTER_LIMIT else None
 
+    def allowed_ids(self, filters: Filters | None) -> frozenset[str] | None:
+        """The ids a filter allows; None when it allows everything or more than ``ID_FILTER_LIMIT``."""
+        where = where_clause(filters)
+        ids = self._allowed_ids(where) if where is not None else None
+        return frozenset(ids) if ids is not None else None
+
     def sample_ids(self, limit: int = 10) -> list[str]:
         return self._collection.get(limit=limit, include=[])["ids"]
 
