@@ -231,7 +231,9 @@ def _run_command(args: argparse.Namespace, engine: Engine) -> int:
     if cmd == "recommend":
         return _results(args, engine.recommend(args.user, k=args.k, filters=_filters_from(args)))
     if cmd == "similar":
-        return _results(args, engine.similar(args.item_id, args.image, k=args.k, filters=_filters_from(args), scene=args.scene))
+        return _results(
+            args, engine.similar(args.item_id, args.image, k=args.k, filters=_filters_from(args), scene=args.scene)
+        )
     if cmd in ("like", "dislike", "forget"):
         action: Callable = getattr(engine, cmd)
         for item_id in args.item_ids:

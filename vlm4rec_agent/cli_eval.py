@@ -17,7 +17,12 @@ DEFAULT_COMPARE_SCORERS = "popularity,cooccurrence,mean,softmax,hybrid"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--items", required=True, help="the catalog (JSONL, CSV or image folder), as ingest reads it")
+    p.add_argument("--items", help="the catalog (JSONL, CSV or image folder), as ingest reads it")
+    p.add_argument(
+        "--labels",
+        help="with --task grounding: CSV of photos (image column) and their labels (category or label, colors, "
+        "materials, pattern, style)",
+    )
     source = p.add_mutually_exclusive_group()
     source.add_argument("--groups", help="JSONL of item sets that go together (rooms, outfits, baskets)")
     source.add_argument("--interactions", help="CSV of user,item[,timestamp][,rating]")
@@ -38,9 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"one of {', '.join(SCORERS.builtin_names())} or a plugin's; softmax:T sets its temperature "
         "(default: VLM4REC_SCORER)",
     )
-    p.add_argument("--task", choices=("holdout", "shop-the-look", "search"), default="holdout",
-                   help="holdout (leave-last-out when the data has timestamps), shop-the-look (room photos), or "
-                        "search (relevance of `vlm4rec search` on --queries; the catalog is ingested first)")  # fmt: skip
+    p.add_argument("--task", choices=("holdout", "shop-the-look", "search", "grounding"), default="holdout",
+                   help="holdout (leave-last-out when the data has timestamps), shop-the-look (room photos), "
+                        "search (relevance of `vlm4rec search` on --queries; the catalog is ingested first), or "
+                        "grounding (attribute accuracy of grounders on --labels)")  # fmt: skip
     p.add_argument("--k", type=int, default=10, help="the K of the headline figures (5, 10 and 20 are always given)")
     p.add_argument("--seeds", type=int, default=5, help="random hold-out splits to average (default 5)")
     p.add_argument("--holdout", type=float, default=0.2, help="share of each user's items held out (default 0.2)")
@@ -92,7 +98,48 @@ def run_search(args: argparse.Namespace, engine) -> int:
     return 0
 
 
+def run_grounding(args: argparse.Namespace, engine) -> int:
+    """`vlm4rec eval --task grounding`: each grounder's per-attribute accuracy on labelled photos."""
+    from .evaluation.grounding_eval import evaluate_learned, ground_all, judge, markdown, part_of, read_labels
+    from .grounding.basic import BasicGrounder
+
+    if not args.labels:
+        raise InvalidInputError(
+            "--task grounding needs --labels CSV", "e.g. --labels ../shared/data/clothing/labels.csv"
+        )
+    settings = engine.settings
+    photos = read_labels(args.labels)
+    judged = part_of(photos, args.part)
+    if not judged:
+        raise InvalidInputError(f"{args.labels} has no photos in the part {args.part!r}")
+    runs = []
+    basic, seconds = ground_all(BasicGrounder(), judged, settings.max_image_pixels)
+    runs.append(judge("basic", judged, basic, seconds))
+    learned, seconds, trained = evaluate_learned(
+        photos, judged, settings.heads_min_confidence, settings.max_image_pixels
+    )
+    runs.append(judge("basic + learned heads", judged, learned, seconds))
+    if settings.grounder != "basic":
+        found, seconds = ground_all(engine.grounder, judged, settings.max_image_pixels)
+        runs.append(judge(f"{settings.grounder} ({engine.grounder.model_id})", judged, found, seconds))
+    title = (f"{Path(args.labels).name}: {len(judged)} photos, part {args.part}; heads learned from "
+             f"{trained['teachers']} other photos in {trained['seconds']:.1f} s (peak {trained['peak_mb']:.0f} MB)")  # fmt: skip
+    table = markdown(runs, title)
+    data = {"title": title, "runs": [run.__dict__ for run in runs], "heads": trained}
+    if args.name != "comparison" or args.out != "docs/evaluation":  # asked to write files
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{args.name}.md").write_text(table, "utf-8")
+        (folder / f"{args.name}.json").write_text(json.dumps(data, indent=1) + "\n", "utf-8")
+    print(out.dumps(data) if args.json else table)
+    return 0
+
+
 def run(args: argparse.Namespace, engine) -> int:
+    if args.task == "grounding":
+        return run_grounding(args, engine)
+    if not args.items:
+        raise InvalidInputError("give --items CATALOG", "e.g. --items ../shared/data/ikea/items.jsonl")
     if args.task == "search":
         if not args.queries:
             raise InvalidInputError("--task search needs --queries FILE", "e.g. --queries bench/queries/ikea.jsonl")

@@ -26,6 +26,9 @@ from .catalogs import Catalog, CatalogProblem, Columns, read_catalog
 from .collaborative.live_model import LiveModel
 from .encoding import TextEncoder, make_encoder, stored_encoder_name
 from .errors import EngineClosed, InvalidInputError, NotFoundError
+from .grounding.basic import BasicGrounder
+from .grounding.learned import LearnedGrounder
+from .grounding.learned_heads import Heads
 from .grounding.protocol import Grounder, GroundingFailure, GroundingInput, checked
 from .grounding.registry import make_grounder
 from .grounding.schema import GroundingRecord
@@ -41,6 +44,7 @@ from .images import open_image
 from .ingest import Ingestor, IngestReport, Progress
 from .ingest_job import IngestJob
 from .items import Item, StoredItem, file_sha256
+from .learning import HeadsKeeper
 from .memo import Memo
 from .parts import Part, WriteGate
 from .profiles import profile_view
@@ -101,7 +105,7 @@ class Engine:
         image_encoder: ImageEncoder | None = None,
     ):
         self.settings = s = settings or Settings()
-        self._grounder: Part[Grounder] = Part("grounder", lambda: make_grounder(s), grounder, _close)
+        self._grounder: Part[Grounder] = Part("grounder", self._make_grounder, grounder, _close)
         self._encoder: Part[TextEncoder] = Part("encoder", lambda: make_encoder(s), encoder)
         self._image_encoder: Part[ImageEncoder] = Part("image encoder", lambda: make_image_encoder(s), image_encoder)
         self._client = Part("store client", lambda: open_client(s), close=_close)
@@ -120,6 +124,7 @@ class Engine:
         self._jobs: list[IngestJob] = []
         self._groups: Part[GroupStore] = Part("group sets", self._open_groups)
         self._live: Part[LiveModel] = Part("collaborative model", self._open_live_model, close=_close)
+        self.heads = HeadsKeeper(s.home / "heads" / f"{s.collection}.npz", s.heads_min_confidence)
 
     # --- lifetime --------------------------------------------------------------------------
     def __enter__(self) -> Engine:
@@ -167,6 +172,39 @@ class Engine:
         if built is None and (name := stored_encoder_name(self.settings)) is not None:
             return name  # known without loading the model
         return self.encoder.name
+
+    def _make_grounder(self) -> Grounder:
+        """The configured grounder; the basic one is taught by the catalog's heads when image vectors are kept."""
+        grounder = make_grounder(self.settings)
+        if isinstance(grounder, BasicGrounder) and image_encoder_wanted(self.settings):
+            return LearnedGrounder(grounder, self.heads.current, lambda: self.image_encoder, self._nearest_items)
+        return grounder
+
+    def _nearest_items(self, vectors) -> list[float]:
+        """Each image vector's similarity to its nearest catalog item (1.0 where nothing can be compared)."""
+        catalog = self._existing_catalog()
+        visual = catalog.visual if catalog is not None else None
+        if visual is None:
+            return [1.0] * len(vectors)
+        return [row[0][1] if row else 1.0 for row in visual.query(vectors, 1)]
+
+    def learn(self) -> Heads | None:
+        """Learn the catalog's attribute heads now, from every item's photo and what its text names."""
+        name = self.image_encoder_name
+        if name is None:
+            raise InvalidInputError(
+                "no image encoder is configured, so there are no image vectors to learn from",
+                "unset VLM4REC_IMAGE_ENCODER=none and ingest the catalog again",
+            )
+        return self.heads.learn(self.catalog, name, lambda: self._gate.closed)
+
+    def _learn_if_due(self, report: IngestReport) -> None:
+        name, catalog = self.image_encoder_name, self._existing_catalog()
+        if not self.settings.learn_heads or name is None or catalog is None or report.cancelled:
+            return
+        if self.heads.due(catalog, name):
+            heads = self.heads.learn(catalog, name, lambda: self._gate.closed)
+            report.learned = heads.describe() if heads is not None else ""
 
     @property
     def image_encoder(self) -> ImageEncoder | None:
@@ -388,7 +426,9 @@ class Engine:
             writing=self._gate.write,
         )
         try:
-            return ingestor.run(items, source, problems, progress)
+            report = ingestor.run(items, source, problems, progress)
+            self._learn_if_due(report)
+            return report
         finally:
             if ingestor.store is not None and ingestor.store is not self._index:  # rebuilt after damage
                 self._index = ingestor.store

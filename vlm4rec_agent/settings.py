@@ -135,6 +135,24 @@ class Settings(BaseSettings):
         "the words): `efficientnet-lite0` (bundled, offline), a plugin's name, or `none` (photo queries use words "
         "only).",
     )
+    heads_min_confidence: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="Least calibrated probability at which a head learned from the catalog names a value for a "
+        "photo the item text does not describe (below it the value is left out).",
+    )
+    learn_heads: bool = Field(
+        True,
+        description="After an ingest, learn attribute heads from the catalog's photos and text (again when the "
+        "catalog grew or shrank by a tenth); the basic grounder uses them for photos without text.",
+    )
+    vlm_sample: int = Field(
+        0,
+        ge=0,
+        description="With a VLM grounder: ground only this many items of a larger ingest with the VLM, learn heads "
+        "from its answers, and let them ground the rest (each record says which). 0: the VLM grounds every item.",
+    )
     photo_visual_weight: float = Field(
         0.9,
         ge=0.0,
