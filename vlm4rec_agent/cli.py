@@ -144,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", help="the item's own text, if any (title, type, description)")
     _json(p)
 
+    p = command("learn", "learn attribute heads from the catalog's photos and text now (ingest does it when due)")
+    p.add_argument("--status", action="store_true", help="only say which heads there are, learning nothing")
+    _json(p)
+
     p = command("stats", "how many items and users the store holds")
     _json(p)
     p = command("settings", "the settings in effect and the environment variables behind them")
@@ -259,6 +263,11 @@ def _run_command(args: argparse.Namespace, engine: Engine) -> int:
     if cmd == "describe":
         record = engine.describe(args.image, text=args.text)
         _emit(args, record, out.record_text(record))
+        return 0
+    if cmd == "learn":
+        heads = engine.heads.current() if args.status else engine.learn()
+        data = out.heads_data(heads)
+        _emit(args, data, data["summary"])
         return 0
     if cmd == "stats":
         stats = engine.stats()

@@ -80,6 +80,10 @@ def record_text(record: GroundingRecord) -> str:
     if record.notice:
         lines.append(record.notice)
     lines += attributes_lines(record) or ["  (no attributes could be read)"]
+    learned = record.evidence.get("learned")
+    if isinstance(learned, dict) and not learned.get("abstained"):
+        for name, found in learned.items():
+            lines.append(f"  {'learned':<10} {name} {found['value']} (p={found['probability']:.2f}, {found['source']})")
     return "\n".join(lines)
 
 
@@ -144,3 +148,23 @@ def profile_text(view: ProfileView) -> str:
 def stats_text(stats: Stats) -> str:
     rows = [[k, str(v)] for k, v in stats.model_dump().items()]
     return table(["", ""], rows).split("\n", 1)[1]
+
+
+def heads_data(heads) -> dict[str, Any]:
+    """The learned heads as `vlm4rec learn` shows them (None: there are none)."""
+    if heads is None:
+        return {"summary": "no heads learned: too few items name an attribute, or nothing is ingested", "heads": {}}
+    return {
+        "summary": heads.describe(),
+        "items": heads.items,
+        "image_encoder": heads.encoder,
+        "novelty": heads.novelty,
+        "min_confidence": heads.min_confidence,
+        "seconds": heads.seconds,
+        "peak_mb": heads.peak_mb,
+        "heads": {
+            name: {"values": h.values, "examples": h.examples, "accuracy": h.accuracy, "coverage": h.coverage,
+                   "temperature": round(h.temperature, 3)}
+            for name, h in heads.heads.items()
+        },
+    }  # fmt: skip

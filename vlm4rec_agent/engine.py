@@ -44,7 +44,7 @@ from .images import open_image
 from .ingest import Ingestor, IngestReport, Progress
 from .ingest_job import IngestJob
 from .items import Item, StoredItem, file_sha256
-from .learning import HeadsKeeper
+from .learning import HeadsKeeper, split_sample
 from .memo import Memo
 from .parts import Part, WriteGate
 from .profiles import profile_view
@@ -177,7 +177,7 @@ class Engine:
         """The configured grounder; the basic one is taught by the catalog's heads when image vectors are kept."""
         grounder = make_grounder(self.settings)
         if isinstance(grounder, BasicGrounder) and image_encoder_wanted(self.settings):
-            return LearnedGrounder(grounder, self.heads.current, lambda: self.image_encoder, self._nearest_items)
+            return self._taught_grounder(grounder)
         return grounder
 
     def _nearest_items(self, vectors) -> list[float]:
@@ -411,9 +411,43 @@ class Engine:
         progress: Progress = False,
         cancel: threading.Event | None = None,
     ) -> IngestReport:
+        """Ground, embed and store items. With ``VLM4REC_VLM_SAMPLE=N`` and a VLM grounder, the VLM
+        grounds a fixed sample of N items (the same on every run), heads are learned from its
+        answers, and they ground the rest in its stead (each record says so)."""
+        grounder, sample = self.grounder, self.settings.vlm_sample
+        if sample and len(items) > sample and grounder.name != "basic" and self.image_encoder_name is not None:
+            chosen, rest = split_sample(items, sample)
+            report = self._ingest_pass(chosen, grounder, source, problems, progress, cancel)
+            if report.cancelled or not rest:
+                return report
+            self.heads.learn(self.catalog, self.image_encoder_name, lambda: self._gate.closed)
+            if self.heads.current() is None:
+                log.warning("too few items to learn heads from: the VLM grounds the other %d items too", len(rest))
+                return report.add(self._ingest_pass(rest, grounder, source, (), progress, cancel))
+            taught = self._taught_grounder()
+            second = self._ingest_pass(rest, taught, source, (), progress, cancel, stands_in_for=grounder)
+            second.taught = second.stored
+            return report.add(second)
+        return self._ingest_pass(items, grounder, source, problems, progress, cancel)
+
+    def _taught_grounder(self, basic: BasicGrounder | None = None) -> LearnedGrounder:
+        return LearnedGrounder(
+            basic or BasicGrounder(), self.heads.current, lambda: self.image_encoder, self._nearest_items
+        )
+
+    def _ingest_pass(
+        self,
+        items: Sequence[Item],
+        grounder: Grounder,
+        source: str,
+        problems: Sequence[CatalogProblem],
+        progress: Progress,
+        cancel: threading.Event | None,
+        stands_in_for: Grounder | None = None,
+    ) -> IngestReport:
         s = self.settings
         ingestor = Ingestor(
-            self.grounder,
+            grounder,
             self.encoder_name,
             lambda: self.encoder,
             self._existing_catalog(),
@@ -424,10 +458,12 @@ class Engine:
             max_image_pixels=s.max_image_pixels,
             cancel=cancel,
             writing=self._gate.write,
+            stands_in_for=stands_in_for,
         )
         try:
             report = ingestor.run(items, source, problems, progress)
-            self._learn_if_due(report)
+            if stands_in_for is None:
+                self._learn_if_due(report)
             return report
         finally:
             if ingestor.store is not None and ingestor.store is not self._index:  # rebuilt after damage

@@ -44,7 +44,7 @@ from .grounding.protocol import (
     grounder_identity,
 )
 from .grounding.schema import GroundingRecord
-from .image_encoding import ImageEncoder
+from .image_encoding import SAME_PHOTO, ImageEncoder
 from .images import open_image
 from .items import Item, StoredItem, file_sha256
 from .store.catalog import StoredCatalog
@@ -55,11 +55,6 @@ log = logging.getLogger(__name__)
 # Grounded items are encoded and stored in groups of this many (the encoder and Chroma work
 # best on larger batches), and whatever is grounded is stored when an ingest stops early.
 STORE_EVERY = 64
-# Image vectors at least this alike are reported as the same photo under two ids. Identical files
-# give 1.0: on the IKEA catalog 233 of 2,187 items share their photo file with another item, one
-# more pair is at 0.9989 (the same shot saved twice), and every other pair is below 0.990 (colour
-# variants shot alike); two generated boxes of nearly the same red come to 0.997.
-SAME_PHOTO = 0.998
 Progress = bool | Callable[[int, int], None]
 
 
@@ -82,9 +77,25 @@ class IngestReport:
     same_photos: list[tuple[str, str, float]] = field(default_factory=list)  # (item, other item, similarity)
     learned: str = ""  # the attribute heads learned after this ingest, if they were
 
+    taught: int = 0  # grounded by the heads in the VLM's stead (VLM4REC_VLM_SAMPLE)
+
     @property
     def stored(self) -> int:
         return self.added + self.updated
+
+    def add(self, other: IngestReport) -> IngestReport:
+        """This report and another of the same ingest (a second pass over other items) as one."""
+        for name in ("added", "updated", "unchanged", "fallback", "visual_added"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.skipped += other.skipped
+        self.same_photos += [p for p in other.same_photos if p not in self.same_photos]
+        self.seconds = {
+            k: round(self.seconds.get(k, 0) + other.seconds.get(k, 0), 3) for k in {*self.seconds, *other.seconds}
+        }
+        self.cancelled = self.cancelled or other.cancelled
+        self.rebuilt = self.rebuilt or other.rebuilt
+        self.learned = other.learned or self.learned
+        return self
 
     @property
     def items_per_second(self) -> float:
@@ -100,6 +111,8 @@ class IngestReport:
         ]
         if self.fallback:
             parts.append(f"{self.fallback} grounded by the basic fallback")
+        if self.taught:
+            parts.append(f"{self.taught} grounded by heads learned from the VLM's answers")
         if self.visual_added:
             parts.append(f"{self.visual_added} unchanged given image vectors")
         if self.same_photos:
@@ -122,10 +135,16 @@ class IngestReport:
         return line
 
 
-def _stored_hash(content_hash: str, record: GroundingRecord) -> str:
-    """A record made by the fallback grounder is stored under a hash that no plan matches,
-    so the next ingest grounds the item again with the configured VLM."""
-    return f"fallback:{content_hash}" if record.status == "fallback" else content_hash
+def _stored_hash(content_hash: str, record: GroundingRecord, taught: bool = False) -> str:
+    """A record made by the fallback grounder is stored under a hash that no plan matches, so the
+    next ingest grounds the item again with the configured VLM; one the heads made in the VLM's
+    stead (``VLM4REC_VLM_SAMPLE``) under a hash only such an ingest matches."""
+    if record.status == "fallback":
+        return f"fallback:{content_hash}"
+    return f"{TAUGHT}{content_hash}" if taught else content_hash
+
+
+TAUGHT = "taught:"
 
 
 class _Clock:
@@ -180,6 +199,7 @@ class Ingestor:
         max_image_pixels: int = 120_000_000,
         cancel: threading.Event | None = None,
         writing: Callable[[], AbstractContextManager] = nullcontext,
+        stands_in_for: Grounder | None = None,
     ):
         self.grounder = grounder
         self.encoder_name = encoder_name
@@ -193,6 +213,9 @@ class Ingestor:
         self.writing = writing
         self.source = ""
         self._image_encoder = image_encoder  # None: no image vectors are stored
+        # The grounder whose place this one takes (the heads grounding in a VLM's stead): items are
+        # hashed as that one would hash them, and marked, so that only such an ingest skips them.
+        self.stands_in_for = stands_in_for
 
     def run(
         self, items: Sequence[Item], source: str, problems: Sequence[CatalogProblem] = (), progress: Progress = False
@@ -286,7 +309,7 @@ class Ingestor:
             report.same_photos += [p for p in visual.same_photos(ids, vectors, SAME_PHOTO) if p[:2] not in known]
 
     def _plan(self, items: Sequence[Item], report: IngestReport) -> IngestPlan:
-        pipeline = pipeline_identity(self.grounder, self.encoder_name, self.embed_item_text)
+        pipeline = pipeline_identity(self.stands_in_for or self.grounder, self.encoder_name, self.embed_item_text)
         hashed = []
         for item in items:
             try:
@@ -303,7 +326,13 @@ class Ingestor:
         if self.store is not None:
             self._rebuild_if_damaged(report)
         stored = self.store.hashes([i.id for i, _, _ in hashed]) if self.store else {}
-        todo = [(i, ih, ch) for i, ih, ch in hashed if stored.get(i.id, ("", "", ""))[0] != ch]
+        taught = self.stands_in_for is not None  # what the heads stored in the VLM's stead counts as done
+
+        def unchanged(item_id: str, content_hash: str) -> bool:
+            found = stored.get(item_id, ("", "", ""))[0]
+            return found == content_hash or (taught and found == f"{TAUGHT}{content_hash}")
+
+        todo = [(i, ih, ch) for i, ih, ch in hashed if not unchanged(i.id, ch)]
         report.unchanged = len(hashed) - len(todo)
         changed = {i.id for i, _, _ in todo}
         # unchanged, but stored before sources and types were recorded, or now from another file
@@ -427,7 +456,7 @@ class Ingestor:
                 self.store = self._open_store(encoder.dim)
             stored = [
                 StoredItem(id=item.id, image=str(item.image.resolve()), title=item.title, text=item.text,
-                           kind=item.kind, extra=item.extra, record=rec, content_hash=_stored_hash(ch, rec))
+                           kind=item.kind, extra=item.extra, record=rec, content_hash=_stored_hash(ch, rec, self.stands_in_for is not None))
                 for item, ch, rec, _ in ready
             ]  # fmt: skip
             log.debug("writing %d items to the store", len(stored))

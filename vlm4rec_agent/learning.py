@@ -8,16 +8,18 @@ another's new heads at its next use (the file's time is checked, at most every f
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .grounding.learned_heads import Heads, labels_of, train_heads
 from .grounding.vocabulary import load_vocabulary
+from .items import Item
 from .store.catalog import PAGE, StoredCatalog
 
 log = logging.getLogger(__name__)
@@ -98,3 +100,11 @@ class HeadsKeeper:
                 log.info("%s", heads.describe())
             self._checked = -CHECK_S  # read at the next use
         return heads
+
+
+def split_sample(items: Sequence[Item], size: int) -> tuple[list[Item], list[Item]]:
+    """The ``size`` items a VLM grounds (those whose id hashes lowest: a sample that stays the same
+    from run to run, and takes in new items evenly), and the rest."""
+    order = sorted(range(len(items)), key=lambda n: hashlib.sha256(f"sample:{items[n].id}".encode()).digest())
+    chosen = set(order[:size])
+    return [items[n] for n in sorted(chosen)], [item for n, item in enumerate(items) if n not in chosen]

@@ -7,7 +7,9 @@ the nearest items of each (so an item found by either can win), then every candi
 on both exactly. A scene (a room photo, "shop the look") is compared as several views, the whole
 photo and its corners (see :func:`vlm4rec_agent.image_encoding.scene_views`): an item's visual
 similarity is its best over the views. An item with no image vector yet (stored before visual
-vectors existed, until the next ingest adds it) is scored on its words alone.
+vectors existed, until the next ingest adds it) is scored on its words alone. An item whose photo
+is the query photo itself (image vectors at least ``SAME_PHOTO`` alike) comes first, whatever
+the words say: two near-identical shots of different products differ by less than the words can.
 
 On the IKEA tune part (docs/evaluation/photos.md): a catalog's own photo finds its item (or an
 item with the same photo) first for every sampled item from w = 0.5 up, where words alone found
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .image_encoding import SAME_PHOTO
 from .store.catalog import StoredCatalog
 from .store.catalog_index import Filters
 
@@ -72,4 +75,8 @@ def rank_photo(
         seen = float(np.max(views @ image)) if image is not None else None
         score = visual_weight * seen + (1 - visual_weight) * text if seen is not None else text
         hits.append(PhotoHit(item_id, score, seen, text))
-    return sorted(hits, key=lambda h: (-h.score, h.id))[:k]
+    return sorted(hits, key=lambda h: (not _same_photo(h), -h.score, h.id))[:k]
+
+
+def _same_photo(hit: PhotoHit) -> bool:
+    return hit.visual is not None and hit.visual >= SAME_PHOTO
