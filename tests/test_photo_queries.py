@@ -47,7 +47,9 @@ def test_unchanged_items_get_image_vectors_without_being_grounded_again(
     tmp_path, model_cache, encoder, grounder, small_catalog
 ):
     home = tmp_path / "home"
-    before = Engine(Settings(home=home, model_cache=model_cache, image_encoder="none"), encoder=encoder, grounder=grounder)
+    before = Engine(
+        Settings(home=home, model_cache=model_cache, image_encoder="none"), encoder=encoder, grounder=grounder
+    )
     before.ingest(small_catalog)
     before.close()
     calls = []
@@ -57,7 +59,10 @@ def test_unchanged_items_get_image_vectors_without_being_grounded_again(
     report = after.ingest(small_catalog)
     assert (report.unchanged, report.visual_added, calls) == (10, 10, [])
     assert "10 unchanged given image vectors" in report.summary()
-    assert after.catalog.visual.count() == 10 and after.match_photo(small_catalog.parent / "images" / "red-skirt.jpg").visual
+    assert (
+        after.catalog.visual.count() == 10
+        and after.match_photo(small_catalog.parent / "images" / "red-skirt.jpg").visual
+    )
     assert after.ingest(small_catalog).visual_added == 0  # once only
 
 
@@ -80,16 +85,18 @@ def test_deleting_items_deletes_their_image_vectors(loaded_engine, small_catalog
     assert report.pruned == 2 and loaded_engine.catalog.visual.count() == 8
 
 
-def test_a_scene_finds_the_products_in_its_corners(loaded_engine, small_catalog):
-    """A "room" made of four products, one per corner: as a scene, the four are found first."""
-    images = small_catalog.parent / "images"
-    room = Image.new("RGB", (320, 320), "white")
-    corners = ["blue-dress", "black-boots", "green-vase", "oak-table"]
-    for n, item_id in enumerate(corners):
-        room.paste(Image.open(images / f"{item_id}.jpg"), ((n % 2) * 160, (n // 2) * 160))
-    room.save(images.parent / "room.jpg")
-    as_scene = [r.item.id for r in loaded_engine.match_photo(images.parent / "room.jpg", k=4, scene=True).results]
-    assert sorted(as_scene) == sorted(corners)
+def test_each_item_is_scored_by_the_view_of_a_scene_that_shows_it_best(loaded_engine):
+    """Views that are two items' own photos find both items first; the first view alone finds one."""
+    from vlm4rec_agent.photo_search import rank_photo
+
+    catalog = loaded_engine.catalog
+    visual = catalog.visual.vectors(["green-vase", "black-boots"])
+    views = np.stack([visual["green-vase"], visual["black-boots"]])
+    text = loaded_engine.encoder.encode(["a room"])
+    both = rank_photo(catalog, text, views, 2, None, 0.9)
+    first_only = rank_photo(catalog, text, views[:1], 2, None, 0.9)
+    assert {h.id for h in both} == {"green-vase", "black-boots"} and all(h.visual > 0.999 for h in both)
+    assert first_only[0].id == "green-vase" and first_only[1].id != "black-boots"
 
 
 def test_scene_views_are_the_photo_and_its_corners():

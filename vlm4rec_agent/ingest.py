@@ -85,7 +85,7 @@ class IngestReport:
 
     def add(self, other: IngestReport) -> IngestReport:
         """This report and another of the same ingest (a second pass over other items) as one."""
-        for name in ("added", "updated", "unchanged", "fallback", "visual_added"):
+        for name in ("added", "updated", "unchanged", "fallback", "visual_added", "taught"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.skipped += other.skipped
         self.same_photos += [p for p in other.same_photos if p not in self.same_photos]

@@ -180,7 +180,7 @@ def labels_of(item: StoredItem, vocabulary: Vocabulary) -> dict[str, str]:
     """The values an item teaches: what its own text names, or its record if a VLM made it."""
     named = vocabulary.parse(" ".join(part for part in (item.title, item.kind, item.text) if part))
     record = item.record
-    from_vlm = record.grounder not in (*LEARNED_GROUNDERS, "learned") and record.status == "ok"
+    from_vlm = record.grounder not in LEARNED_GROUNDERS and record.status in ("ok", "partial")
     labels = {}
     for name in FIELDS:
         value = _first(named, name) or (_first(record.attributes, name) if from_vlm else None)
