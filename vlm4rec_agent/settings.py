@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         0.5, ge=0, description="Seconds before the first retry, doubled for each next one (a longer Retry-After wins)."
     )
     openai_concurrency: int = Field(4, ge=1, description="Requests in flight at once.")
+    openai_json_schema: bool = Field(
+        True,
+        description="Ask the server for answers that follow the attributes' JSON schema (`response_format` "
+        "`json_schema`, structured outputs); a server that refuses it is asked without it, after one warning.",
+    )
     assistant: Literal["auto", "offline", "llm"] = Field(
         "auto",
         description="Who answers in the chat: `offline` (the built-in dialogue manager), `llm` (a LangChain agent on "

@@ -100,6 +100,7 @@ def _openai(settings: Settings) -> Grounder:
         backoff=settings.openai_backoff,
         concurrency=settings.openai_concurrency,
         max_new_tokens=settings.vlm_max_new_tokens,
+        json_schema=settings.openai_json_schema,
     )
 
 
