@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from .catalogs import Catalog, CatalogProblem, Columns, read_catalog
 from .collaborative.live_model import LiveModel
 from .encoding import TextEncoder, make_encoder, stored_encoder_name
-from .errors import EngineClosed, InvalidInputError, NotFoundError
+from .errors import EngineClosed, InvalidInputError, NotFoundError, Vlm4recError
 from .grounding.protocol import Grounder, GroundingFailure, GroundingInput, checked
 from .grounding.registry import make_grounder
 from .grounding.schema import GroundingRecord
@@ -386,18 +386,51 @@ class Engine:
 
     def describe(self, image: ImageSource, text: str | None = None) -> GroundingRecord:
         """Ground one image (and optional item text) into attributes, without storing anything."""
-        picture = open_image(image, self.settings.max_image_pixels)
+        return self.describe_many([image], [text])[0]
+
+    def describe_many(
+        self, images: Sequence[ImageSource], texts: Sequence[str | None] | None = None
+    ) -> list[GroundingRecord]:
+        """Ground several images (each with its optional item text) into attributes, in order,
+        without storing anything.
+
+        Every image is opened before any is grounded, so a photo that cannot be read stops the
+        call before a VLM is asked anything; then they are grounded in batches of
+        ``VLM4REC_GROUNDING_BATCH_SIZE``, one ``ground`` call a batch (a local VLM runs a batch
+        at once, an HTTP one has its requests in flight together). Errors name the photo by its
+        place when there are several. The opened images are all held at once (at most
+        1024 px a side each): for a whole catalog, ingest it.
+        """
+        texts = list(texts) if texts is not None else [None] * len(images)
+        if len(texts) != len(images):
+            raise InvalidInputError(
+                f"{len(texts)} texts for {len(images)} images", "give one text (or None) per image, in the same order"
+            )
+        inputs = [
+            self._grounding_input(image, text, n, len(images)) for n, (image, text) in enumerate(zip(images, texts))
+        ]
+        records: list[GroundingRecord] = []
+        size = self.settings.grounding_batch_size
+        for start in range(0, len(inputs), size):
+            batch = inputs[start : start + size]
+            for n, outcome in enumerate(checked(self.grounder, batch, self.grounder.ground(batch)), start):
+                if isinstance(outcome, GroundingFailure):
+                    raise _for_photo(outcome.error(), n, len(inputs))
+                records.append(outcome)
+        return records
+
+    def _grounding_input(self, image: ImageSource, text: str | None, n: int, count: int) -> GroundingInput:
+        try:
+            picture = open_image(image, self.settings.max_image_pixels)
+        except Vlm4recError as error:
+            raise _for_photo(error, n, count) from None
         if isinstance(image, bytes):
             image_hash = hashlib.sha256(image).hexdigest()
         elif isinstance(image, (str, Path)):
             image_hash = file_sha256(Path(image))
         else:
             image_hash = None
-        inputs = [GroundingInput(image=picture, text=text, image_hash=image_hash)]
-        [outcome] = checked(self.grounder, inputs, self.grounder.ground(inputs))
-        if isinstance(outcome, GroundingFailure):
-            raise outcome.error()
-        return outcome
+        return GroundingInput(image=picture, text=text, image_hash=image_hash)
 
     def get_item(self, item_id: str) -> StoredItem:
         return self.catalog.require(validate_item_id(item_id)).item
@@ -540,6 +573,15 @@ class Engine:
             encoder=store.encoder_name if store else self.encoder_name,
             grounder=self.settings.grounder,
         )
+
+
+def _for_photo(error: Vlm4recError, n: int, count: int) -> Vlm4recError:
+    """``error``, naming which photo it is about when there are several (one is named by the error)."""
+    if count > 1:
+        error.message = f"photo {n + 1} of {count}: {error.message}"
+        error.hint = error.hint or "fix that photo or leave it out"
+        error.args = (error.message,)
+    return error
 
 
 def _check_prunable(catalog: Catalog) -> None:
