@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         "auto", description="Weights' dtype for a `transformers` VLM: `auto`, `float32`, `bfloat16`, `float16`."
     )
     vlm_max_new_tokens: int = Field(384, ge=16, description="Longest answer a VLM may give, in tokens.")
+    vlm_json_schema: bool = Field(
+        False,
+        description="Hold a `transformers` VLM's answers to the attributes' JSON schema while it writes "
+        "(constrained decoding through outlines: `pip install 'vlm4rec-agent[structured]'`).",
+    )
     openai_base_url: str | None = Field(
         None,
         description="Base URL of the OpenAI-compatible server, e.g. `http://localhost:8000/v1`; images go nowhere until it is set.",

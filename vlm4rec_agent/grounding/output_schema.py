@@ -69,9 +69,11 @@ def attributes_schema() -> dict[str, Any]:
     return json.loads(_schema_text())  # a fresh copy: callers may change theirs
 
 
-def schema_version() -> str:
-    """``product_attributes.v1#`` plus a hash of the schema: changes whenever the schema does."""
-    digest = hashlib.sha256(_schema_text().encode("utf-8")).hexdigest()[:8]
+def schema_version(schema: dict[str, Any] | None = None) -> str:
+    """``product_attributes.v1#`` plus a hash of the schema (the attributes' own unless one is
+    given): changes whenever the schema does."""
+    text = _schema_text() if schema is None else json.dumps(schema)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
     return f"{SCHEMA_NAME}.v{SCHEMA_VERSION}#{digest}"
 
 

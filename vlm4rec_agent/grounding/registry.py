@@ -82,6 +82,7 @@ def _transformers(settings: Settings) -> Grounder:
         dtype=settings.vlm_dtype,
         max_new_tokens=settings.vlm_max_new_tokens,
         batch_size=settings.grounding_batch_size,
+        json_schema=settings.vlm_json_schema,
     )
 
 
