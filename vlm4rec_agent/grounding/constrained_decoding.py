@@ -13,8 +13,9 @@ does not import under transformers 5, transformers-cfg refuses the ``TokenizersB
 tokenizers of transformers 5 and has no JSON schema input, and xgrammar pulls in triton
 (286 MB). The findings and the numbers are in the README (Grounding with a VLM).
 
-Two costs to know: outlines masks the logits with a ``torch.compile``'d kernel, which needs a C
-compiler on a CPU and compiles once per process (about 4 s here, done while the model loads);
+Two costs to know: outlines masks the logits with a ``torch.compile``'d kernel, compiled once
+per process (about 4 s here, done while the model loads; where there is no C compiler, torch logs
+a long warning and runs it uncompiled, which still works);
 and strings in the schema have no length bound, since bounded ones made the index about 100
 times slower to build and 40 times larger (26 s, 2.5 GB): a model that never closes a string
 still runs to its token limit.
@@ -65,10 +66,11 @@ class SchemaConstraint:
         fresh.reset()
         return fresh
 
-    def warm_up(self, vocab_size: int) -> None:
-        """Run the masking once on dummy logits, so that its compilation happens now (and fails
-        now, with a clear message, where there is no compiler) rather than inside the first answer."""
+    def warm_up(self, vocab_size: int, device) -> None:
+        """Run the masking once on dummy logits on the model's device, so that its compilation
+        happens while the model loads rather than inside the first answer (and anything else
+        that breaks it is found then, as a load failure)."""
         import torch
 
         processor = self.logits_processor()
-        processor(torch.zeros((1, 1), dtype=torch.long), torch.zeros((1, vocab_size)))
+        processor(torch.zeros((1, 1), dtype=torch.long, device=device), torch.zeros((1, vocab_size), device=device))

@@ -130,11 +130,11 @@ class TransformersGrounder(VlmGrounder):
     def _schema_constraint(self, model, processor) -> constrained_decoding.SchemaConstraint:
         try:
             constraint = constrained_decoding.SchemaConstraint(model, processor, self.schema)
-            constraint.warm_up(model.get_output_embeddings().weight.shape[0])
+            constraint.warm_up(model.get_output_embeddings().weight.shape[0], model.device)
         except Exception as error:
             raise GrounderUnavailable(
                 f"cannot hold {self.model_id!r}'s answers to the JSON schema: {_first_line(error)}",
-                "set VLM4REC_VLM_JSON_SCHEMA=false (outlines' masking needs a C compiler on a CPU)",
+                "set VLM4REC_VLM_JSON_SCHEMA=false to ground without it",
             ) from error
         return constraint
 
