@@ -203,3 +203,28 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
     err = child.stderr.read()
     assert child.wait(timeout=120) == 141, err
     assert err == ""
+
+
+def test_describe_several_photos_prints_a_list_in_order_and_one_photo_its_record(cli, product_image):
+    red, blue = product_image("red.jpg", colour=(200, 30, 35)), product_image("blue.jpg", colour=(40, 80, 200))
+    code, out, _ = cli("describe", str(blue), str(red), str(blue), "--json")
+    records = json.loads(out)
+    assert code == 0 and isinstance(records, list) and len(records) == 3
+    assert [r["attributes"]["colors"][0] for r in records] == ["blue", "red", "blue"]
+    single = json.loads(cli("describe", str(red), "--json")[1])
+    assert isinstance(single, dict) and single == records[1]  # one photo: exactly the record, not a list of one
+    code, out, _ = cli("describe", str(red), str(blue))
+    blocks = out.rstrip("\n").split("\n\n")
+    assert code == 0 and [b.splitlines()[0] for b in blocks] == [str(red), str(blue)]
+    assert all(b.splitlines()[1].startswith("Grounded by the basic grounder") for b in blocks)
+    assert "colour     blue" in blocks[1]
+
+
+def test_describe_several_photos_refuses_text_and_a_bad_photo_prints_nothing(cli, product_image, tmp_path):
+    red = str(product_image("red.jpg"))
+    code, out, err = cli("describe", red, red, "--text", "linen dress")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: --text describes one photo, and 2 were given")
+    code, out, err = cli("describe", red, str(tmp_path / "missing.jpg"), red, "--json")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: photo 2 of 3: image file not found: missing.jpg (fix that photo or leave it out)")

@@ -110,12 +110,18 @@ def test_the_core_commands_run_without_any_extra_and_never_try_one(without, smal
 
 
 @pytest.mark.slow
-def test_each_face_names_the_extra_it_needs(without):
+def test_each_face_names_the_extra_it_needs(without, product_image):
     no_extras = EVERY_EXTRA
+    photo = str(product_image())
     cases = [
         ([str(VLM4REC), "serve"], "[app]", {}),
         ([sys.executable, "app.py"], "[app]", {}),
         ([str(VLM4REC), "eval", "--items", "x.jsonl", "--groups", "g.jsonl", "--compare"], "[eval]", {}),
+        (
+            [str(VLM4REC), "describe", photo, "--grounder", "transformers"],
+            "[structured]",
+            {"VLM4REC_VLM_JSON_SCHEMA": "true"},
+        ),
     ]
     for command, extra, env in cases:
         code, out, err, _ = without(no_extras, *command, env=env)

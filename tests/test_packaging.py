@@ -111,13 +111,14 @@ def test_the_core_requires_no_face_and_each_extra_brings_its_own(wheel):
     core = [r for r in requires if "extra ==" not in r]
     assert core and not [r for r in core if FACE_PACKAGES.match(r)], core
     extras = {line.split(":", 1)[1].strip() for line in lines if line.startswith("Provides-Extra:")}
-    assert {"app", "agent", "eval", "all", "test"} <= extras
+    assert {"app", "agent", "eval", "structured", "all", "test"} <= extras
 
     def brought_by(extra: str) -> str:
         return " ".join(r for r in requires if f'extra == "{extra}"' in r)
 
     assert "gradio[mcp]" in brought_by("app") and "langchain-core" in brought_by("agent")
-    assert "matplotlib" in brought_by("eval") and "[agent,app,eval,postgres]" in brought_by("all")
+    assert "matplotlib" in brought_by("eval") and "outlines" in brought_by("structured")
+    assert "[agent,app,eval,postgres,structured]" in brought_by("all")
     assert "License-Expression: Apache-2.0" in lines and "License-File: LICENSE" in lines
     with zipfile.ZipFile(wheel) as zipped:
         [licence] = [n for n in zipped.namelist() if n.endswith(".dist-info/licenses/LICENSE")]

@@ -13,6 +13,7 @@ from . import cli_output as out
 from .catalogs import Columns
 from .command_errors import run_reporting_errors
 from .engine import Engine
+from .errors import InvalidInputError
 from .rendering import profile_counts
 from .retrieval import MAX_K
 from .settings import Settings, documented_settings
@@ -139,9 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("item_id")
     _json(p)
 
-    p = command("describe", "ground one image into attributes (nothing is stored)")
-    p.add_argument("image", help="path of a photo")
-    p.add_argument("--text", help="the item's own text, if any (title, type, description)")
+    p = command("describe", "ground photos into attributes (nothing is stored)")
+    p.add_argument("images", nargs="+", metavar="PHOTO", help="path of a photo; several are grounded in batches")
+    p.add_argument("--text", help="the item's own text, if any (title, type, description); one photo only")
     _json(p)
 
     p = command("learn", "learn attribute heads from the catalog's photos and text now (ingest does it when due)")
@@ -261,9 +262,7 @@ def _run_command(args: argparse.Namespace, engine: Engine) -> int:
         _emit(args, out.item_data(item), out.item_text(item))
         return 0
     if cmd == "describe":
-        record = engine.describe(args.image, text=args.text)
-        _emit(args, record, out.record_text(record))
-        return 0
+        return _describe(args, engine)
     if cmd == "learn":
         heads = engine.heads.current() if args.status else engine.learn()
         data = out.heads_data(heads)
@@ -274,6 +273,21 @@ def _run_command(args: argparse.Namespace, engine: Engine) -> int:
         _emit(args, stats, out.stats_text(stats))
         return 0
     raise AssertionError(f"unhandled command {cmd}")
+
+
+def _describe(args: argparse.Namespace, engine: Engine) -> int:
+    """One photo: its record, as it always was. Several: a JSON list in the order given, or each
+    record headed by its photo's path; nothing is printed unless every photo was grounded."""
+    if args.text is not None and len(args.images) > 1:
+        raise InvalidInputError(
+            f"--text describes one photo, and {len(args.images)} were given", "describe that photo on its own"
+        )
+    records = engine.describe_many(args.images, [args.text] * len(args.images))
+    if len(records) == 1:
+        _emit(args, records[0], out.record_text(records[0]))
+    else:
+        _emit(args, records, "\n\n".join(f"{path}\n{out.record_text(r)}" for path, r in zip(args.images, records)))
+    return 0
 
 
 def _configure_logging(verbose: bool) -> None:

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from .catalogs import Catalog, CatalogProblem, Columns, read_catalog
 from .collaborative.live_model import LiveModel
 from .encoding import TextEncoder, make_encoder, stored_encoder_name
-from .errors import EngineClosed, InvalidInputError, NotFoundError
+from .errors import EngineClosed, InvalidInputError, NotFoundError, Vlm4recError
 from .grounding.basic import BasicGrounder
 from .grounding.learned import LearnedGrounder
 from .grounding.learned_heads import Heads
@@ -496,23 +496,51 @@ class Engine:
 
     def describe(self, image: ImageSource, text: str | None = None) -> GroundingRecord:
         """Ground one image (and optional item text) into attributes, without storing anything."""
-        return self._ground_photo(*self._open_photo(image), text)
+        return self.describe_many([image], [text])[0]
 
-    def _open_photo(self, image: ImageSource) -> tuple[Image.Image, str | None]:
-        """The photo, and the hash of its file or bytes (what the grounding cache is keyed by)."""
-        picture = open_image(image, self.settings.max_image_pixels)
+    def describe_many(
+        self, images: Sequence[ImageSource], texts: Sequence[str | None] | None = None
+    ) -> list[GroundingRecord]:
+        """Ground several images (each with its optional item text) into attributes, in order,
+        without storing anything.
+
+        Every image is opened before any is grounded, so a photo that cannot be read stops the
+        call before a VLM is asked anything; then they are grounded in batches of
+        ``VLM4REC_GROUNDING_BATCH_SIZE``, one ``ground`` call a batch (a local VLM runs a batch
+        at once, an HTTP one has its requests in flight together). Errors name the photo by its
+        place when there are several. The opened images are all held at once (at most
+        1024 px a side each): for a whole catalog, ingest it.
+        """
+        texts = list(texts) if texts is not None else [None] * len(images)
+        if len(texts) != len(images):
+            raise InvalidInputError(
+                f"{len(texts)} texts for {len(images)} images", "give one text (or None) per image, in the same order"
+            )
+        inputs = [
+            self._grounding_input(image, text, n, len(images)) for n, (image, text) in enumerate(zip(images, texts))
+        ]
+        records: list[GroundingRecord] = []
+        size = self.settings.grounding_batch_size
+        for start in range(0, len(inputs), size):
+            batch = inputs[start : start + size]
+            for n, outcome in enumerate(checked(self.grounder, batch, self.grounder.ground(batch)), start):
+                if isinstance(outcome, GroundingFailure):
+                    raise _for_photo(outcome.error(), n, len(inputs))
+                records.append(outcome)
+        return records
+
+    def _grounding_input(self, image: ImageSource, text: str | None, n: int, count: int) -> GroundingInput:
+        try:
+            picture = open_image(image, self.settings.max_image_pixels)
+        except Vlm4recError as error:
+            raise _for_photo(error, n, count) from None
         if isinstance(image, bytes):
-            return picture, hashlib.sha256(image).hexdigest()
-        if isinstance(image, (str, Path)):
-            return picture, file_sha256(Path(image))
-        return picture, None
-
-    def _ground_photo(self, picture: Image.Image, image_hash: str | None, text: str | None) -> GroundingRecord:
-        inputs = [GroundingInput(image=picture, text=text, image_hash=image_hash)]
-        [outcome] = checked(self.grounder, inputs, self.grounder.ground(inputs))
-        if isinstance(outcome, GroundingFailure):
-            raise outcome.error()
-        return outcome
+            image_hash = hashlib.sha256(image).hexdigest()
+        elif isinstance(image, (str, Path)):
+            image_hash = file_sha256(Path(image))
+        else:
+            image_hash = None
+        return GroundingInput(image=picture, text=text, image_hash=image_hash)
 
     def get_item(self, item_id: str) -> StoredItem:
         return self.catalog.require(validate_item_id(item_id)).item
@@ -580,8 +608,11 @@ class Engine:
         item with the whole photo and with its corners, so that the things in it are found.
         """
         retriever = self.retriever  # an empty catalog is refused before the photo is grounded
-        picture, image_hash = self._open_photo(image)
-        record = self._ground_photo(picture, image_hash, None)
+        photo = self._grounding_input(image, None, 0, 1)
+        [outcome] = checked(self.grounder, [photo], self.grounder.ground([photo]))
+        if isinstance(outcome, GroundingFailure):
+            raise outcome.error()
+        record, picture = outcome, photo.image
         encoder = self.image_encoder if retriever.catalog.visual is not None else None
         views = encoder.encode(scene_views(picture) if scene else [picture]) if encoder is not None else None
         results = retriever.similar_to_photo(
@@ -668,6 +699,15 @@ class Engine:
             encoder=store.encoder_name if store else self.encoder_name,
             grounder=self.settings.grounder,
         )
+
+
+def _for_photo(error: Vlm4recError, n: int, count: int) -> Vlm4recError:
+    """``error``, naming which photo it is about when there are several (one is named by the error)."""
+    if count > 1:
+        error.message = f"photo {n + 1} of {count}: {error.message}"
+        error.hint = error.hint or "fix that photo or leave it out"
+        error.args = (error.message,)
+    return error
 
 
 def _check_prunable(catalog: Catalog) -> None:

@@ -7,7 +7,8 @@ one line naming it, never a traceback:
 - ``[app]``: the Gradio app (``python app.py``, ``vlm4rec serve``) and its MCP server;
 - ``[agent]``: the LLM assistant and the LangChain tools;
 - ``[eval]``: the chart of ``vlm4rec eval --compare``;
-- ``[all]``: the three.
+- ``[structured]``: a local VLM's answers held to the attributes' JSON schema (outlines);
+- ``[all]``: all four.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "app": ("gradio",),
     "agent": ("langchain", "langchain_core", "langchain_openai"),
     "eval": ("matplotlib",),
+    "structured": ("outlines",),
 }
 
 

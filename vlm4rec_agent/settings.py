@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         "auto", description="Weights' dtype for a `transformers` VLM: `auto`, `float32`, `bfloat16`, `float16`."
     )
     vlm_max_new_tokens: int = Field(384, ge=16, description="Longest answer a VLM may give, in tokens.")
+    vlm_json_schema: bool = Field(
+        False,
+        description="Hold a `transformers` VLM's answers to the attributes' JSON schema while it writes "
+        "(constrained decoding through outlines: `pip install 'vlm4rec-agent[structured]'`).",
+    )
     openai_base_url: str | None = Field(
         None,
         description="Base URL of the OpenAI-compatible server, e.g. `http://localhost:8000/v1`; images go nowhere until it is set.",
@@ -101,6 +106,11 @@ class Settings(BaseSettings):
         0.5, ge=0, description="Seconds before the first retry, doubled for each next one (a longer Retry-After wins)."
     )
     openai_concurrency: int = Field(4, ge=1, description="Requests in flight at once.")
+    openai_json_schema: bool = Field(
+        True,
+        description="Ask the server for answers that follow the attributes' JSON schema (`response_format` "
+        "`json_schema`, structured outputs); a server that refuses it is asked without it, after one warning.",
+    )
     assistant: Literal["auto", "offline", "llm"] = Field(
         "auto",
         description="Who answers in the chat: `offline` (the built-in dialogue manager), `llm` (a LangChain agent on "

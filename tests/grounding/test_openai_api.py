@@ -5,14 +5,18 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import re
 
 import pytest
 from PIL import Image
 
-from vlm4rec_agent.grounding.openai_api import OpenAIGrounder
+from vlm4rec_agent.grounding import output_schema
+from vlm4rec_agent.grounding.openai_api import OpenAIGrounder, refuses_schema
 from vlm4rec_agent.grounding.prompt import load_prompt
-from vlm4rec_agent.grounding.protocol import GrounderUnavailable, GroundingFailure, GroundingInput
+from vlm4rec_agent.grounding.protocol import GrounderUnavailable, GroundingFailure, GroundingInput, grounder_identity
+from vlm4rec_agent.grounding.registry import make_grounder
+from vlm4rec_agent.settings import Settings
 from vlm4rec_agent.testing.fake_openai import FakeOpenAIServer, Reply, scripted
 
 GOOD = {
@@ -181,3 +185,92 @@ def test_nothing_is_sent_without_a_base_url_or_a_model():
         OpenAIGrounder(None, "m", load_prompt())
     with pytest.raises(GrounderUnavailable, match="VLM4REC_VLM_MODEL"):
         OpenAIGrounder("http://127.0.0.1:9/v1", None, load_prompt())
+
+
+# --- structured outputs (response_format json_schema) ------------------------------------------
+def test_every_request_asks_for_the_attributes_schema_and_the_version_names_it(serve):
+    server = serve(scripted(Reply(content=json.dumps(GOOD))))
+    g = grounder(server)
+    records = g.ground([GroundingInput(image()), GroundingInput(image())])
+    assert len(server.requests) == 2
+    for request in server.requests:
+        assert request["response_format"] == {
+            "type": "json_schema",
+            "json_schema": {"name": "product_attributes", "strict": True, "schema": output_schema.attributes_schema()},
+        }
+    assert list(server.requests[0]["response_format"]["json_schema"]["schema"]["properties"]) == list(GOOD)
+    version = f"{load_prompt().version}+{output_schema.schema_version()}"
+    assert g.prompt_version == version and all(r.prompt_version == version and r.status == "ok" for r in records)
+    assert "response_format" not in records[0].evidence
+
+
+def test_a_server_that_refuses_the_schema_is_asked_again_without_it_once_then_never_with_it(serve, caplog):
+    fenced = "```json\n" + json.dumps(GOOD) + "\n```"  # unconstrained, the parser reads it as before
+    server = serve(scripted(Reply(content=fenced)), refuse_response_format=True)
+    g = grounder(server, concurrency=1)
+    with caplog.at_level(logging.WARNING, logger="vlm4rec_agent.grounding.openai_api"):
+        records = g.ground([GroundingInput(image()) for _ in range(3)])
+        records += g.ground([GroundingInput(image())])
+    assert ["response_format" in r for r in server.requests] == [True, False, False, False, False]
+    first, retry = server.requests[:2]
+    assert {k: v for k, v in first.items() if k != "response_format"} == retry  # the same request, less the schema
+    assert all(r.status == "ok" and r.attributes.category == "dress" for r in records)
+    assert all(r.prompt_version == load_prompt().version for r in records)  # made by the prompt alone
+    assert "refused by the server" in records[0].evidence["response_format"]
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "does not take response_format" in warning and "VLM4REC_OPENAI_JSON_SCHEMA" in warning
+
+
+def test_a_tgi_style_422_about_response_format_is_a_refusal_too(serve):
+    tgi = "Failed to deserialize the JSON body into the target type: response_format: unknown variant `json_schema`"
+
+    def respond(request):
+        if "response_format" in request:
+            return Reply(status=422, body=json.dumps({"error": tgi}))
+        return Reply(content=json.dumps(GOOD))
+
+    server = serve(respond)
+    [record] = grounder(server).ground([GroundingInput(image())])
+    assert record.status == "ok" and len(server.requests) == 2
+
+
+def test_another_400_is_not_sent_again_and_the_schema_stays_on(serve):
+    server = serve(scripted(Reply(status=400), Reply(content=json.dumps(GOOD))))
+    g = grounder(server, concurrency=1)
+    [failure] = g.ground([GroundingInput(image())])
+    assert isinstance(failure, GroundingFailure) and failure.kind == "item" and len(server.requests) == 1
+    [record] = g.ground([GroundingInput(image())])
+    assert record.status == "ok" and not g.schema_refused
+    assert all("response_format" in r for r in server.requests)
+
+
+def test_what_counts_as_refusing_the_schema():
+    assert refuses_schema(400, "'response_format' of type 'json_schema' is not supported with this model")
+    assert refuses_schema(400, "guided decoding is not supported by this backend")
+    assert refuses_schema(422, "Structured output is unavailable")
+    assert not refuses_schema(400, "image could not be decoded")
+    assert not refuses_schema(400, "image format not supported")
+    assert not refuses_schema(500, "response_format: internal error")  # a 5xx is retried as before
+
+
+def test_the_setting_turns_the_schema_off(serve, tmp_path, monkeypatch):
+    server = serve(scripted(Reply(content=json.dumps(GOOD))))
+    monkeypatch.setenv("VLM4REC_OPENAI_JSON_SCHEMA", "false")
+    settings = Settings(
+        home=tmp_path, grounder="openai", openai_base_url=server.url, vlm_model="fake-vlm", grounding_cache=False
+    )
+    g = make_grounder(settings)
+    [record] = g.ground([GroundingInput(image())])
+    assert "response_format" not in server.requests[0] and record.status == "ok"
+    assert g.prompt_version == record.prompt_version == load_prompt().version
+    on = grounder(server)
+    assert grounder_identity(on) != grounder_identity(g)  # cached answers of one are not taken for the other
+
+
+def test_requests_in_flight_together_when_the_schema_is_refused_each_go_again_once_with_one_warning(serve, caplog):
+    server = serve(scripted(Reply(content=json.dumps(GOOD), delay=0.1)), refuse_response_format=True)
+    with caplog.at_level(logging.WARNING, logger="vlm4rec_agent.grounding.openai_api"):
+        records = grounder(server, concurrency=4).ground([GroundingInput(image()) for _ in range(6)])
+    assert all(r.status == "ok" for r in records)
+    assert sum("response_format" not in r for r in server.requests) == 6  # one answered request per image
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1

@@ -9,6 +9,14 @@ server fails for good part-way through a batch, the answers that did arrive are 
 rest are failures (no new request is sent once one has failed for good), so the grounding cache
 keeps those answers and a re-run does not send those images again.
 
+Each request also asks for the answer as JSON that follows the schema of the attributes
+(``response_format`` ``json_schema``, see :mod:`.output_schema`; ``VLM4REC_OPENAI_JSON_SCHEMA``
+turns it off). A server that does not take it (an old vLLM, TGI, a model without structured
+outputs) answers 400 or 422 naming ``response_format``: that request is sent again at once
+without it, and so is every later one of this grounder, after one warning. The answers are read
+by the same parser either way; records made without the schema say so in their evidence and
+carry the bare prompt version.
+
 Nothing is sent unless this grounder is chosen and its base URL is set.
 """
 
@@ -18,14 +26,17 @@ import base64
 import io
 import logging
 import random
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from . import output_schema
 from .prompt import Prompt
 from .protocol import GrounderUnavailable, GroundingFailure, GroundingInput, GroundingOutcome
+from .schema import GroundingRecord
 from .vlm import VlmGrounder
 
 log = logging.getLogger(__name__)
@@ -33,6 +44,12 @@ log = logging.getLogger(__name__)
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 MAX_BACKOFF = 30.0
 JPEG_QUALITY = 90
+# What a server says when it does not take response_format (old vLLM: "Input should be 'text' or
+# 'json_object'" at response_format.type; TGI 422: "unknown variant `json_schema`"; OpenAI:
+# "'response_format' of type 'json_schema' is not supported with this model").
+SCHEMA_REFUSAL_STATUS = {400, 422}
+_SCHEMA_WORDS = ("response_format", "response format", "json_schema", "json schema", "structured output")
+_UNSUPPORTED_WORDS = ("not supported", "unsupported")
 
 
 def image_data_url(image) -> str:
@@ -51,6 +68,18 @@ def _message_text(data: dict) -> str | GroundingFailure:
     return content or ""
 
 
+def refuses_schema(status: int, body: str) -> bool:
+    """True when a server's answer says it does not take ``response_format``: a 400 or 422 that
+    names it, or says that a schema or format is not supported. Another 400 (a refused image) is
+    not this, and is not sent again."""
+    if status not in SCHEMA_REFUSAL_STATUS:
+        return False
+    text = body.lower()
+    if any(word in text for word in _SCHEMA_WORDS):
+        return True
+    return any(word in text for word in _UNSUPPORTED_WORDS) and ("schema" in text or "guided" in text)
+
+
 class OpenAIGrounder(VlmGrounder):
     name = "openai"
 
@@ -66,6 +95,7 @@ class OpenAIGrounder(VlmGrounder):
         concurrency: int = 4,
         max_new_tokens: int = 384,
         backoff: float = 0.5,
+        json_schema: bool = True,
         transport: httpx.BaseTransport | None = None,
     ):
         if not base_url:
@@ -79,6 +109,13 @@ class OpenAIGrounder(VlmGrounder):
                 "set VLM4REC_VLM_MODEL (or --model) to a model the server serves",
             )
         super().__init__(model, prompt)
+        # With the schema, the prompt version names it too: a cached answer made without it (an
+        # earlier run, the setting off) is not taken for one made with it, nor the other way round.
+        self.response_format = output_schema.response_format() if json_schema else None
+        if json_schema:
+            self.prompt_version = f"{prompt.version}+{output_schema.schema_version()}"
+        self.schema_refused = False  # set once the server has said it does not take response_format
+        self._refusal_lock = threading.Lock()
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.max_retries = max_retries
         self.concurrency = concurrency
@@ -93,7 +130,7 @@ class OpenAIGrounder(VlmGrounder):
         )
 
     def _payload(self, item: GroundingInput) -> dict:
-        return {
+        payload = {
             "model": self.model_id,
             "messages": [
                 {
@@ -107,6 +144,30 @@ class OpenAIGrounder(VlmGrounder):
             "max_tokens": self.max_new_tokens,
             "temperature": 0,
         }
+        if self.response_format is not None and not self.schema_refused:
+            payload["response_format"] = self.response_format
+        return payload
+
+    def _schema_was_refused(self, response: httpx.Response) -> None:
+        """Remember that the server does not take ``response_format``; say so once."""
+        with self._refusal_lock:
+            if self.schema_refused:
+                return
+            self.schema_refused = True
+        log.warning(
+            "the VLM server at %s does not take response_format json_schema (%s: %s); sending the requests "
+            "without it, answers are read as before (VLM4REC_OPENAI_JSON_SCHEMA=false stops asking)",
+            self.url,
+            response.status_code,
+            " ".join(response.text.split())[:200],
+        )
+
+    def _record(self, text: str, seconds: float, with_schema: bool) -> GroundingRecord:
+        record = self.record(text, seconds)
+        if self.response_format is not None and not with_schema:
+            record.prompt_version = self.prompt.version  # what produced it: the prompt alone
+            record.evidence["response_format"] = "refused by the server; the answer was not held to the schema"
+        return record
 
     def _wait(self, attempt: int, response: httpx.Response | None) -> float:
         delay = self.backoff * (2**attempt) * (1 + 0.1 * random.random())
@@ -120,7 +181,8 @@ class OpenAIGrounder(VlmGrounder):
     def _ask(self, item: GroundingInput) -> GroundingOutcome:
         payload = self._payload(item)
         last = "no answer"
-        for attempt in range(self.max_retries + 1):
+        attempt = 0
+        while True:
             response = None
             start = time.perf_counter()
             try:
@@ -140,7 +202,11 @@ class OpenAIGrounder(VlmGrounder):
                         )
                     if isinstance(text, GroundingFailure):
                         return text
-                    return self.record(text, time.perf_counter() - start)
+                    return self._record(text, time.perf_counter() - start, "response_format" in payload)
+                if "response_format" in payload and refuses_schema(status, response.text):
+                    self._schema_was_refused(response)
+                    payload = {k: v for k, v in payload.items() if k != "response_format"}
+                    continue  # the same request at once, without the schema; not counted as a retry
                 if status in (401, 403):
                     return GroundingFailure(
                         f"the VLM server at {self.url} refused the request ({status}: {response.text[:200]})",
@@ -156,10 +222,12 @@ class OpenAIGrounder(VlmGrounder):
                 if status not in RETRY_STATUS:
                     return GroundingFailure(f"the VLM server refused this image ({status}: {response.text[:200]})")
                 last = f"HTTP {status}"
-            if attempt < self.max_retries:
-                delay = self._wait(attempt, response)
-                log.info("VLM server: %s; retrying in %.1f s", last, delay)
-                time.sleep(delay)
+            if attempt >= self.max_retries:
+                break
+            delay = self._wait(attempt, response)
+            log.info("VLM server: %s; retrying in %.1f s", last, delay)
+            time.sleep(delay)
+            attempt += 1
         return GroundingFailure(
             f"the VLM server at {self.url} did not answer after {self.max_retries + 1} tries ({last})",
             "check the server, or raise VLM4REC_OPENAI_TIMEOUT / lower VLM4REC_OPENAI_CONCURRENCY; "

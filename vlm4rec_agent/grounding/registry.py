@@ -82,6 +82,7 @@ def _transformers(settings: Settings) -> Grounder:
         dtype=settings.vlm_dtype,
         max_new_tokens=settings.vlm_max_new_tokens,
         batch_size=settings.grounding_batch_size,
+        json_schema=settings.vlm_json_schema,
     )
 
 
@@ -100,6 +101,7 @@ def _openai(settings: Settings) -> Grounder:
         backoff=settings.openai_backoff,
         concurrency=settings.openai_concurrency,
         max_new_tokens=settings.vlm_max_new_tokens,
+        json_schema=settings.openai_json_schema,
     )
 
 

@@ -5,6 +5,11 @@ Any image-text-to-text model on the hub or in a folder: ``AutoProcessor`` +
 and batched greedy ``generate`` (left padding, so answers do not depend on the batch). The model
 loads once, on the first image, not before.
 
+With ``json_schema`` (``VLM4REC_VLM_JSON_SCHEMA``, the ``[structured]`` extra) decoding is held
+to the attributes' JSON schema, as a server's structured outputs are (see
+:mod:`.constrained_decoding`); the prompt version then names the schema, so cached answers made
+without it are not reused.
+
 Default: SmolVLM-256M-Instruct (Apache-2.0), small enough for a free CPU Space and needing no
 torchvision. Stronger on a GPU: SmolVLM2-2.2B-Instruct, LLaVA-NeXT 7B
 (``llava-hf/llava-v1.6-mistral-7b-hf``, the paper's), Qwen2.5-VL-7B-Instruct (needs torchvision).
@@ -15,7 +20,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from typing import Any
 
+from . import constrained_decoding, output_schema
 from .prompt import Prompt
 from .protocol import GrounderUnavailable, GroundingFailure, GroundingInput, GroundingOutcome
 from .vlm import VlmGrounder, timed
@@ -50,14 +57,26 @@ class TransformersGrounder(VlmGrounder):
         dtype: str = "auto",
         max_new_tokens: int = 384,
         batch_size: int = 4,
+        json_schema: bool = False,
+        schema: dict[str, Any] | None = None,
     ):
         super().__init__(model or DEFAULT_MODEL, prompt)
         self.device = device
         self.dtype = dtype
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
+        # The schema the answers are held to (the attributes' own unless one is given), or None.
+        self.schema = (schema or output_schema.attributes_schema()) if json_schema else None
+        if self.schema is not None:
+            if not constrained_decoding.available():
+                raise GrounderUnavailable(
+                    "answers held to a JSON schema (VLM4REC_VLM_JSON_SCHEMA) need outlines, which is not installed",
+                    constrained_decoding.missing_hint(),
+                )
+            self.prompt_version = f"{prompt.version}+{output_schema.schema_version(self.schema)}"
         self._model = None
         self._processor = None
+        self._constraint: constrained_decoding.SchemaConstraint | None = None
         self._lock = threading.Lock()
 
     # --- loading ---------------------------------------------------------------------------
@@ -103,12 +122,26 @@ class TransformersGrounder(VlmGrounder):
                 tokenizer.padding_side = "left"  # generation continues on the right of every prompt
                 if tokenizer.pad_token is None:
                     tokenizer.pad_token = tokenizer.eos_token
+            if self.schema is not None:
+                self._constraint = self._schema_constraint(model, processor)
             self._processor, self._model = processor, model.eval()
             log.info("loaded VLM %s on %s", self.model_id, self.device)
+
+    def _schema_constraint(self, model, processor) -> constrained_decoding.SchemaConstraint:
+        try:
+            constraint = constrained_decoding.SchemaConstraint(model, processor, self.schema)
+            constraint.warm_up(model.get_output_embeddings().weight.shape[0], model.device)
+        except Exception as error:
+            raise GrounderUnavailable(
+                f"cannot hold {self.model_id!r}'s answers to the JSON schema: {_first_line(error)}",
+                "set VLM4REC_VLM_JSON_SCHEMA=false to ground without it",
+            ) from error
+        return constraint
 
     # --- grounding -------------------------------------------------------------------------
     def _generate(self, batch: Sequence[GroundingInput]) -> list[str]:
         import torch
+        from transformers import LogitsProcessorList
 
         processor, model = self._processor, self._model
         messages = [
@@ -119,8 +152,11 @@ class TransformersGrounder(VlmGrounder):
         encoded = processor(images=[[i.image] for i in batch], text=texts, return_tensors="pt", padding=True)
         encoded = encoded.to(model.device)
         pad_id = getattr(getattr(processor, "tokenizer", None), "pad_token_id", None)
+        options = {"max_new_tokens": self.max_new_tokens, "do_sample": False, "pad_token_id": pad_id}
+        if self._constraint is not None:
+            options["logits_processor"] = LogitsProcessorList([self._constraint.logits_processor()])
         with torch.inference_mode():
-            output = model.generate(**encoded, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad_id)
+            output = model.generate(**encoded, **options)
         new_tokens = output[:, encoded["input_ids"].shape[1] :]
         return processor.batch_decode(new_tokens, skip_special_tokens=True)
 
@@ -141,4 +177,4 @@ class TransformersGrounder(VlmGrounder):
     def close(self) -> None:
         """Let go of the model (it loads again on the next image)."""
         with self._lock:
-            self._processor = self._model = None
+            self._processor = self._model = self._constraint = None

@@ -2,8 +2,11 @@
 
 It speaks just enough of the protocol (``POST /v1/chat/completions``) for the openai grounder:
 a ``responder`` decides each reply from the request, so a test can script good JSON, fenced
-JSON, broken answers, 429s, slow answers, dropped connections and refused keys. It records every request and the
-largest number it was answering at once (to measure client concurrency).
+JSON, broken answers, 429s, slow answers, dropped connections and refused keys. It records every
+request body as it arrived, decoded (``requests``), and the largest number it was answering at
+once (to measure client concurrency). With ``refuse_response_format`` it plays a server without
+structured outputs: any request carrying ``response_format`` gets vLLM's old 400
+(:data:`RESPONSE_FORMAT_REFUSAL`) before the responder is asked.
 
     with FakeOpenAIServer(lambda request: Reply(content='{"category": "dress"}')) as server:
         ... VLM4REC_OPENAI_BASE_URL=server.url ...
@@ -34,6 +37,18 @@ class Reply:
 
 Responder = Callable[[dict], Reply]
 
+# What vLLM before structured outputs answered to response_format json_schema (a pydantic error).
+RESPONSE_FORMAT_REFUSAL = json.dumps(
+    {
+        "object": "error",
+        "message": "1 validation error for ChatCompletionRequest\nresponse_format.type\n  Input should be 'text' or "
+        "'json_object' [type=literal_error, input_value='json_schema', input_type=str]",
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
+)
+
 
 def scripted(*replies: Reply) -> Responder:
     """Reply with each of ``replies`` in turn, then keep repeating the last one."""
@@ -50,9 +65,10 @@ def scripted(*replies: Reply) -> Responder:
 
 
 class FakeOpenAIServer:
-    def __init__(self, responder: Responder, api_key: str | None = None):
+    def __init__(self, responder: Responder, api_key: str | None = None, refuse_response_format: bool = False):
         self.responder = responder
         self.api_key = api_key
+        self.refuse_response_format = refuse_response_format
         self.requests: list[dict] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -147,6 +163,8 @@ class FakeOpenAIServer:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
+                    if server.refuse_response_format and "response_format" in request:
+                        return self._send(400, RESPONSE_FORMAT_REFUSAL)
                     reply = server.responder(request)
                     if reply.delay:
                         time.sleep(reply.delay)
