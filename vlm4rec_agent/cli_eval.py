@@ -43,10 +43,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"one of {', '.join(SCORERS.builtin_names())} or a plugin's; softmax:T sets its temperature "
         "(default: VLM4REC_SCORER)",
     )
-    p.add_argument("--task", choices=("holdout", "shop-the-look", "search", "grounding"), default="holdout",
+    p.add_argument("--task", choices=("holdout", "shop-the-look", "search", "grounding", "photos"), default="holdout",
                    help="holdout (leave-last-out when the data has timestamps), shop-the-look (room photos), "
                         "search (relevance of `vlm4rec search` on --queries; the catalog is ingested first), or "
-                        "grounding (attribute accuracy of grounders on --labels)")  # fmt: skip
+                        "grounding (attribute accuracy of grounders on --labels), or photos (photo queries as "
+                        "the product runs them: each item's own photo, and rooms' photos with --groups)")  # fmt: skip
     p.add_argument("--k", type=int, default=10, help="the K of the headline figures (5, 10 and 20 are always given)")
     p.add_argument("--seeds", type=int, default=5, help="random hold-out splits to average (default 5)")
     p.add_argument("--holdout", type=float, default=0.2, help="share of each user's items held out (default 0.2)")
@@ -89,7 +90,12 @@ def run_search(args: argparse.Namespace, engine) -> int:
             f"\n**Still wrong with {runs[-1].mode}** ({len(wrong)}):\n\n" + "\n".join(f"- {w}" for w in wrong) + "\n"
         )
     data = {"title": title, "modes": {run.mode: run.summary() for run in runs}}
-    if args.name != "comparison" or args.out != "docs/evaluation":  # asked to write files
+    return _answer(args, table, data)
+
+
+def _answer(args: argparse.Namespace, table: str, data: dict) -> int:
+    """Print the table (or the JSON), and write both when --out or --name asks for files."""
+    if args.name != "comparison" or args.out != "docs/evaluation":
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{args.name}.md").write_text(table, "utf-8")
@@ -126,13 +132,32 @@ def run_grounding(args: argparse.Namespace, engine) -> int:
              f"{trained['teachers']} other photos in {trained['seconds']:.1f} s (peak {trained['peak_mb']:.0f} MB)")  # fmt: skip
     table = markdown(runs, title)
     data = {"title": title, "runs": [run.__dict__ for run in runs], "heads": trained}
-    if args.name != "comparison" or args.out != "docs/evaluation":  # asked to write files
-        folder = Path(args.out)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{args.name}.md").write_text(table, "utf-8")
-        (folder / f"{args.name}.json").write_text(json.dumps(data, indent=1) + "\n", "utf-8")
-    print(out.dumps(data) if args.json else table)
-    return 0
+    return _answer(args, table, data)
+
+
+def run_photos(args: argparse.Namespace, engine) -> int:
+    """`vlm4rec eval --task photos`: self-retrieval, and shop the look when --groups have photos."""
+    from .evaluation import photo_eval
+    from .evaluation.representations import Representations
+    from .evaluation.runner import Evaluation, Protocol
+
+    settings, weight = engine.settings, engine.settings.photo_visual_weight
+    cache = None if args.no_cache else settings.home / "cache" / "eval"
+    if args.groups:
+        session = Evaluation.open(items=args.items, encoder=engine.encoder, grounder=engine.grounder,
+                                  groups=args.groups, protocol=Protocol(part=args.part), cache_folder=cache)  # fmt: skip
+        representations = session.representations
+    else:
+        from .catalogs import read_catalog
+
+        session = None
+        representations = Representations(read_catalog(args.items).items, engine.encoder, engine.grounder, cache)
+    selfs = photo_eval.self_retrieval(representations, args.part, weight)
+    looks = photo_eval.shop_the_look(session, weight) if session is not None else {}
+    title = f"{Path(args.items).name}: photo queries, part {args.part}, visual weight {weight}"
+    return _answer(
+        args, photo_eval.markdown(title, selfs, looks), {"title": title, "self": selfs, "shop_the_look": looks}
+    )
 
 
 def run(args: argparse.Namespace, engine) -> int:
@@ -140,6 +165,8 @@ def run(args: argparse.Namespace, engine) -> int:
         return run_grounding(args, engine)
     if not args.items:
         raise InvalidInputError("give --items CATALOG", "e.g. --items ../shared/data/ikea/items.jsonl")
+    if args.task == "photos":
+        return run_photos(args, engine)
     if args.task == "search":
         if not args.queries:
             raise InvalidInputError("--task search needs --queries FILE", "e.g. --queries bench/queries/ikea.jsonl")
