@@ -111,3 +111,15 @@ def test_streaming_ends_with_the_whole_answer(assistant):
 def test_an_empty_catalog_says_how_to_fill_it(engine):
     turn = DialogueManager(ShopTools(engine)).respond(Conversation(user_id="hal"), "dresses")
     assert "is empty" in turn.text and "vlm4rec ingest" in turn.text
+
+
+def test_a_photo_the_heads_abstain_on_is_said_to_be_unlike_the_catalog():
+    from vlm4rec_agent.assistant.dialogue import DialogueManager as Dialogue
+    from vlm4rec_agent.grounding.schema import Attributes, GroundingRecord
+
+    record = GroundingRecord(attributes=Attributes(colors=["grey"]), grounder="basic", model_id="m", prompt_version="p",
+                             evidence={"learned": {"abstained": True, "novelty": 0.45}})  # fmt: skip
+    assert Dialogue._looks(record).startswith("Your photo does not look like anything in this catalog")
+    taught = record.model_copy(update={"evidence": {"learned": {"category": {"value": "dress"}}},
+                                       "attributes": Attributes(category="dress")})  # fmt: skip
+    assert "taught by this catalog's photos" in Dialogue._looks(taught)

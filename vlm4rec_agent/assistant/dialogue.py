@@ -224,6 +224,13 @@ class DialogueManager:
             if record.grounder == "basic"
             else f"{record.grounder} ({record.model_id})"
         )
+        if record.evidence.get("learned", {}).get("abstained"):
+            return (
+                "Your photo does not look like anything in this catalog, so I will not guess what it shows; "
+                "the closest pictures I have are below"
+            )
+        if isinstance(record.evidence.get("learned"), dict) and record.evidence["learned"]:
+            by = "the basic offline grounder, taught by this catalog's photos (no VLM)"
         return f"Your photo looks like a {as_markdown(looks)}, as described by {as_markdown(by)}"
 
     def _photo_similar(self, c: Conversation, intent: Intent, photo: str) -> Turn:

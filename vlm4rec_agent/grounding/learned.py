@@ -112,9 +112,10 @@ class LearnedGrounder:
                     values["colors"] = [found.value, *(c for c in values["colors"] if c != found.value)]
                 else:
                     values[field] = [found.value]
-            elif field != "colors" and not getattr(named, field):
+            elif field in heads.heads and field != "colors" and not getattr(named, field):
+                # the head was not sure enough: left out, not guessed (the pixels' colours stay)
                 if field == "category":
-                    category = None  # the heads were not sure enough: left out, not guessed
+                    category = None
                 else:
                     values[field] = []
         values["occasion"], values["season"] = list(named.occasion), list(named.season)
