@@ -53,7 +53,9 @@ def ingest_cost(items_path: str, n: int, home: Path) -> None:
     encoder_alone.encode(photos[:4])
     start = time.perf_counter()
     encoder_alone.encode([p.copy() for p in photos])
-    print(f"  the image encoder alone (beside a VLM grounder): {1000 * (time.perf_counter() - start) / len(photos):.1f} ms per photo")
+    print(
+        f"  the image encoder alone (beside a VLM grounder): {1000 * (time.perf_counter() - start) / len(photos):.1f} ms per photo"
+    )
 
 
 def query_cost(items_path: str, size: int, queries: int, home: Path) -> None:
@@ -82,7 +84,13 @@ def query_cost(items_path: str, size: int, queries: int, home: Path) -> None:
         v = np.stack([visual[i] for _, i in batch]) + rng.normal(0, 0.01, (len(batch), catalog.visual.dim))
         t /= np.linalg.norm(t, axis=1, keepdims=True)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
-        catalog.upsert([s for s, _ in batch], t.astype(np.float32), [""] * len(batch), source="bench-copies", visual=v.astype(np.float32))
+        catalog.upsert(
+            [s for s, _ in batch],
+            t.astype(np.float32),
+            [""] * len(batch),
+            source="bench-copies",
+            visual=v.astype(np.float32),
+        )
     print(f"  catalog now holds {catalog.count()} items, {catalog.visual.count()} image vectors")
     photos = [Path(item.image) for item, _ in rows[: queries + 1]]
     start = time.perf_counter()

@@ -12,24 +12,22 @@ as a context manager::
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
 from pydantic import BaseModel
 
 from .catalogs import Catalog, CatalogProblem, Columns, read_catalog
 from .collaborative.live_model import LiveModel
 from .encoding import TextEncoder, make_encoder, stored_encoder_name
-from .errors import EngineClosed, InvalidInputError, NotFoundError, Vlm4recError
+from .errors import EngineClosed, InvalidInputError, NotFoundError
 from .grounding.basic import BasicGrounder
 from .grounding.learned import LearnedGrounder
 from .grounding.learned_heads import Heads
-from .grounding.protocol import Grounder, GroundingFailure, GroundingInput, checked
+from .grounding.protocol import Grounder
 from .grounding.registry import make_grounder
 from .grounding.schema import GroundingRecord
 from .group_files import GroupsAdded, read_group_file
@@ -40,13 +38,13 @@ from .image_encoding import (
     scene_views,
     stored_image_encoder_name,
 )
-from .images import open_image
 from .ingest import Ingestor, IngestReport, Progress
 from .ingest_job import IngestJob
-from .items import Item, StoredItem, file_sha256
+from .items import Item, StoredItem
 from .learning import HeadsKeeper, split_sample
 from .memo import Memo
 from .parts import Part, WriteGate
+from .photo_grounding import ImageSource, ground_photos, photo_inputs
 from .profiles import profile_view
 from .retrieval import Result, Retriever, SearchAnswer
 from .scoring import Scorer, make_scorer
@@ -71,7 +69,6 @@ from .views import ProfileView
 
 log = logging.getLogger(__name__)
 
-ImageSource = str | Path | bytes | Image.Image
 ITEM_COUNT_AGE_S = 5.0  # how stale the item count on a status line may be
 
 
@@ -502,45 +499,9 @@ class Engine:
         self, images: Sequence[ImageSource], texts: Sequence[str | None] | None = None
     ) -> list[GroundingRecord]:
         """Ground several images (each with its optional item text) into attributes, in order,
-        without storing anything.
-
-        Every image is opened before any is grounded, so a photo that cannot be read stops the
-        call before a VLM is asked anything; then they are grounded in batches of
-        ``VLM4REC_GROUNDING_BATCH_SIZE``, one ``ground`` call a batch (a local VLM runs a batch
-        at once, an HTTP one has its requests in flight together). Errors name the photo by its
-        place when there are several. The opened images are all held at once (at most
-        1024 px a side each): for a whole catalog, ingest it.
-        """
-        texts = list(texts) if texts is not None else [None] * len(images)
-        if len(texts) != len(images):
-            raise InvalidInputError(
-                f"{len(texts)} texts for {len(images)} images", "give one text (or None) per image, in the same order"
-            )
-        inputs = [
-            self._grounding_input(image, text, n, len(images)) for n, (image, text) in enumerate(zip(images, texts))
-        ]
-        records: list[GroundingRecord] = []
-        size = self.settings.grounding_batch_size
-        for start in range(0, len(inputs), size):
-            batch = inputs[start : start + size]
-            for n, outcome in enumerate(checked(self.grounder, batch, self.grounder.ground(batch)), start):
-                if isinstance(outcome, GroundingFailure):
-                    raise _for_photo(outcome.error(), n, len(inputs))
-                records.append(outcome)
-        return records
-
-    def _grounding_input(self, image: ImageSource, text: str | None, n: int, count: int) -> GroundingInput:
-        try:
-            picture = open_image(image, self.settings.max_image_pixels)
-        except Vlm4recError as error:
-            raise _for_photo(error, n, count) from None
-        if isinstance(image, bytes):
-            image_hash = hashlib.sha256(image).hexdigest()
-        elif isinstance(image, (str, Path)):
-            image_hash = file_sha256(Path(image))
-        else:
-            image_hash = None
-        return GroundingInput(image=picture, text=text, image_hash=image_hash)
+        without storing anything (see :mod:`vlm4rec_agent.photo_grounding`)."""
+        inputs = photo_inputs(images, texts, self.settings.max_image_pixels)
+        return ground_photos(self.grounder, inputs, self.settings.grounding_batch_size)
 
     def get_item(self, item_id: str) -> StoredItem:
         return self.catalog.require(validate_item_id(item_id)).item
@@ -608,11 +569,9 @@ class Engine:
         item with the whole photo and with its corners, so that the things in it are found.
         """
         retriever = self.retriever  # an empty catalog is refused before the photo is grounded
-        photo = self._grounding_input(image, None, 0, 1)
-        [outcome] = checked(self.grounder, [photo], self.grounder.ground([photo]))
-        if isinstance(outcome, GroundingFailure):
-            raise outcome.error()
-        record, picture = outcome, photo.image
+        [photo] = photo_inputs([image], None, self.settings.max_image_pixels)
+        [record] = ground_photos(self.grounder, [photo], 1)
+        picture = photo.image
         encoder = self.image_encoder if retriever.catalog.visual is not None else None
         views = encoder.encode(scene_views(picture) if scene else [picture]) if encoder is not None else None
         results = retriever.similar_to_photo(
@@ -699,15 +658,6 @@ class Engine:
             encoder=store.encoder_name if store else self.encoder_name,
             grounder=self.settings.grounder,
         )
-
-
-def _for_photo(error: Vlm4recError, n: int, count: int) -> Vlm4recError:
-    """``error``, naming which photo it is about when there are several (one is named by the error)."""
-    if count > 1:
-        error.message = f"photo {n + 1} of {count}: {error.message}"
-        error.hint = error.hint or "fix that photo or leave it out"
-        error.args = (error.message,)
-    return error
 
 
 def _check_prunable(catalog: Catalog) -> None:

@@ -118,10 +118,16 @@ class Heads:
 
     def describe(self) -> str:
         parts = [
-            f"{name} ({len(h.values)} values, {h.accuracy:.0%} right on kept-back items)"
+            f"{name} ({len(h.values)} values, "
+            + (
+                f"{h.accuracy:.0%} right on kept-back items)"
+                if h.accuracy == h.accuracy
+                else "too few to keep some back)"
+            )
             for name, h in self.heads.items()
         ]
-        return f"heads learned from {self.items:,} items in {self.seconds:.1f} s: " + ", ".join(parts)
+        return (f"heads learned from {self.items:,} items in {self.seconds:.1f} s (peak {self.peak_mb:.0f} MB): "
+                + ", ".join(parts))  # fmt: skip
 
     # --- files ---------------------------------------------------------------------------
     def save(self, path: Path) -> None:
