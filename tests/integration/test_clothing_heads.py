@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,12 @@ def shop(shared_data, tmp_path_factory, model_cache, encoder):
     """400 photos of the tune part ingested as a catalog (their label is their text)."""
     rows = [r for r in csv.DictReader((shared_data / "clothing" / "labels.csv").open()) if not in_check_part(r["id"])]
     folder = tmp_path_factory.mktemp("shop")
+    (folder / "images").mkdir()
+    for r in rows[:400]:  # a catalog reads only photos inside its own folder
+        shutil.copy(shared_data / "clothing" / r["image"], folder / "images" / f"{r['id']}.jpg")
     catalog = folder / "items.jsonl"
     catalog.write_text("\n".join(
-        json.dumps({"id": r["id"], "title": r["label"], "image": str(shared_data / "clothing" / r["image"])})
-        for r in rows[:400]
+        json.dumps({"id": r["id"], "title": r["label"], "image": f"images/{r['id']}.jpg"}) for r in rows[:400]
     ) + "\n", "utf-8")  # fmt: skip
     engine = Engine(Settings(home=folder / "home", model_cache=model_cache), encoder=encoder)
     report = engine.ingest(catalog)
