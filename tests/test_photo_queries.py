@@ -152,3 +152,16 @@ def test_image_encoder_settings(tmp_path, bad):
     else:
         with pytest.raises(ConfigurationError, match="unknown image encoder 'no-such-encoder'"):
             make_image_encoder(settings)
+
+
+def test_a_shopper_who_liked_an_item_is_not_recommended_the_same_photo_under_another_id(engine, small_catalog):
+    shutil.copy(small_catalog.parent / "images" / "green-vase.jpg", small_catalog.parent / "images" / "vase-copy.jpg")
+    with small_catalog.open("a", encoding="utf-8") as out:
+        out.write(json.dumps({"id": "vase-copy", "title": "Vase", "description": "Green glass vase.",
+                              "image": "images/vase-copy.jpg"}) + "\n")  # fmt: skip
+    engine.ingest(small_catalog)
+    engine.like("alice", "green-vase")
+    found = [r.item.id for r in engine.recommend("alice", k=10)]
+    assert "vase-copy" not in found and len(found) == 9  # every other item, but not the copy
+    engine.like("bob", "red-dress")
+    assert "vase-copy" in [r.item.id for r in engine.recommend("bob", k=10)]

@@ -537,7 +537,8 @@ class Engine:
         return self.retriever.search(query, k, validate_user_id(user) if user else None, filters, options)
 
     def recommend(self, user: str, *, k: int = 10, filters: Filters | None = None) -> list[Result]:
-        """Items for a shopper from what they liked and disliked, never ones they already rated."""
+        """Items for a shopper from what they liked and disliked, never ones they already rated (nor an
+        item whose photo is the same as a rated one's: one product under two ids)."""
         return self.retriever.recommend(validate_user_id(user), k, filters)
 
     def similar(

@@ -39,6 +39,10 @@ SCENE_VIEWS = (
 # more pair is at 0.9989 (the same shot saved twice), and every other pair is below 0.990 (colour
 # variants shot alike); two generated boxes of nearly the same red come to 0.997.
 SAME_PHOTO = 0.998
+# Image vectors this alike come from one image file (identical files give 1.0 up to rounding): a
+# recommendation leaves out an item whose photo is identical to a rated item's, which only the
+# stricter test may decide (two generated boxes five RGB steps apart reach 0.998).
+IDENTICAL_PHOTO = 0.99995
 
 
 @runtime_checkable

@@ -18,6 +18,7 @@ from .encoding import TextEncoder
 from .errors import InvalidInputError, NotFoundError
 from .grounding.schema import Attributes, GroundingRecord
 from .grounding.vocabulary import load_vocabulary
+from .image_encoding import IDENTICAL_PHOTO
 from .items import StoredItem
 from .memo import Memo
 from .photo_search import rank_photo
@@ -89,12 +90,32 @@ class Retriever:
         # by the exact ratings and the catalog's write generation, and at most a minute old).
         self._query_vectors: Memo[np.ndarray] = Memo(size=2048, max_age_s=float("inf"))
         self._profiles: Memo[tuple[list[StoredItem], np.ndarray, np.ndarray]] = Memo(size=1024, max_age_s=60.0)
+        self._twins: Memo[frozenset[str]] = Memo(size=1024, max_age_s=60.0)
 
     # --- profiles -------------------------------------------------------------------------
     def profile_vectors(self, profile: Profile) -> tuple[list[StoredItem], np.ndarray, np.ndarray]:
         """Liked items, their vectors and the disliked vectors (items gone from the catalog are skipped)."""
         key = (tuple(profile.liked), tuple(profile.disliked), self.catalog.generation)
         return self._profiles.get(key, lambda: self._read_profile(profile))
+
+    def same_photos(self, profile: Profile) -> frozenset[str]:
+        """Items whose photo is identical to a rated item's (one product under two ids, as an ingest
+        reports them): a shopper who liked one is not recommended the other."""
+        visual = self.catalog.visual
+        if visual is None or profile.is_empty:
+            return frozenset()
+        key = (tuple(profile.liked), tuple(profile.disliked), self.catalog.generation)
+
+        def find() -> frozenset[str]:
+            rated = profile.liked + profile.disliked
+            vectors = visual.vectors(rated)
+            ids = [i for i in rated if i in vectors]
+            if not ids:
+                return frozenset()
+            pairs = visual.same_photos(ids, np.stack([vectors[i] for i in ids]), IDENTICAL_PHOTO)
+            return frozenset(x for pair in pairs for x in pair[:2]) - set(rated)
+
+        return self._twins.get(key, find)
 
     def encode_query(self, text: str) -> np.ndarray:
         """The query's vector (1 x dim), computed once per distinct text."""
@@ -147,10 +168,10 @@ class Retriever:
                 f"like at least one: `vlm4rec like ITEM_ID --user {user}`",
             )
         probes = self.scorer.probes(liked, disliked)
-        pool = self._candidates(probes, _pool(k, len(profile.rated), len(probes)), filters)
+        rated = profile.rated | self.same_photos(profile)
+        pool = self._candidates(probes, _pool(k, len(rated), len(probes)), filters)
         if getattr(self.scorer, "collaborative", False) and self._collaborative is not None:
-            return self._recommend_with_others(profile, liked_items, liked, disliked, pool, k, filters)
-        rated = profile.rated
+            return self._recommend_with_others(profile, rated, liked_items, liked, disliked, pool, k, filters)
         candidates = [c for item_id, c in pool.items() if item_id not in rated]
         if not candidates:
             return []
@@ -170,6 +191,7 @@ class Retriever:
     def _recommend_with_others(
         self,
         profile: Profile,
+        rated: set[str] | frozenset[str],
         liked_items: list[StoredItem],
         liked: np.ndarray,
         disliked: np.ndarray,
@@ -181,7 +203,6 @@ class Retriever:
         most liked together with the profile's (only the pool's, under filters, which the vector
         index applies); the best ``shortlist`` are re-ranked for complements and variety."""
         scorer = self.scorer
-        rated = profile.rated
         snapshot = self._collaborative()
         model, ids = snapshot.model, snapshot.ids
         rows = ids.rows([item.id for item in liked_items])
