@@ -30,15 +30,14 @@ METHODS = ("words", "visual", "photo")
 
 
 def view_vectors(representations, images, scene: bool) -> list[np.ndarray]:
-    """Each photo's image vectors, one per view (cached like the other vectors)."""
+    """Each photo's image vectors, one per view (cached like the other vectors); a whole photo's is
+    the representations' own query vector."""
+    if not scene:
+        return [row[None, :] for row in representations.query_vectors("visual", images)]
     encoder = EfficientNetImageEncoder()
 
     def make() -> np.ndarray:
-        rows = []
-        for path in images:
-            picture = open_image(path, representations.max_image_pixels)
-            rows.append(encoder.encode(scene_views(picture) if scene else [picture]))
-        return np.stack(rows)
+        return np.stack([encoder.encode(scene_views(open_image(p, representations.max_image_pixels))) for p in images])
 
     key = ["query-views", [str(p) for p in images], encoder.name, scene]
     return list(representations.cache.get_or_make(key, len(images), make))

@@ -29,6 +29,7 @@ from ..embedding_text import EMBEDDING_TEXT_VERSION, build_embedding_text
 from ..errors import InvalidInputError, Vlm4recError
 from ..grounding.protocol import Grounder, GroundingFailure, GroundingInput, GroundingOutcome, checked
 from ..grounding.schema import GroundingRecord
+from ..image_encoding import normalised as normalise
 from ..images import open_image
 from ..items import Item, file_sha256
 
@@ -39,12 +40,6 @@ REPRESENTATIONS = (*TEXT_REPRESENTATIONS, "visual", "concat", "fusion")
 FUSION_TEXT_WEIGHT = 0.8
 IMAGE_BATCH = 16
 VISUAL_MODEL = "efficientnet-lite0-imagenet-pooled"
-
-
-def normalise(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms > 0, norms, 1.0)
 
 
 def weighted_concat(text: np.ndarray, visual: np.ndarray, text_weight: float) -> np.ndarray:

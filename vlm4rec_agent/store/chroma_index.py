@@ -32,7 +32,7 @@ from ..kinds import suffixes
 from ..memo import Memo
 from .catalog_index import Candidate, Filters, Neighbour
 from .connection import DamagedStoreError, GuardedCollection, call_store, store_location
-from .findable_writes import upsert_findable
+from .findable_writes import delete_ids, upsert_findable
 from .vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
@@ -200,8 +200,7 @@ class ChromaCatalogIndex:
     def delete(self, ids: Sequence[str]) -> None:
         self.generation += 1
         self._vectors.forget(ids)
-        for start in range(0, len(ids), self.max_batch):
-            self._collection.delete(ids=list(ids[start : start + self.max_batch]))
+        delete_ids(self._collection, ids, self.max_batch)
 
     def _get(self, ids: Sequence[str], include: list[str]) -> dict[str, Any]:
         merged: dict[str, list] = {"ids": [], **{key: [] for key in include}}

@@ -14,6 +14,7 @@ check. The check is one query per item written, small beside encoding it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -53,6 +54,12 @@ def upsert_findable(
     if lost:
         log.warning("Chroma's index still cannot reach %d items after %d rewrites (%s): searches will miss them",
                     len(lost), REWRITES, ", ".join(ids[j] for j in lost[:5]))  # fmt: skip
+
+
+def delete_ids(collection: GuardedCollection, ids: Sequence[str], max_batch: int) -> None:
+    """Delete by id, in batches Chroma accepts."""
+    for start in range(0, len(ids), max_batch):
+        collection.delete(ids=list(ids[start : start + max_batch]))
 
 
 def _rows(ids: list[str], vectors: np.ndarray, documents: list[str] | None, metadatas: list[dict] | None) -> dict:

@@ -21,7 +21,7 @@ import numpy as np
 from chromadb.errors import NotFoundError as ChromaNotFound
 
 from .connection import GuardedCollection, call_store, store_location
-from .findable_writes import upsert_findable
+from .findable_writes import delete_ids, upsert_findable
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,7 @@ class ChromaVisualIndex:
             )
 
     def delete(self, ids: Sequence[str]) -> None:
-        for start in range(0, len(ids), self.max_batch):
-            self._collection.delete(ids=list(ids[start : start + self.max_batch]))
+        delete_ids(self._collection, ids, self.max_batch)
 
     def drop(self) -> None:
         call_store(self._collection.location, self._client.delete_collection, self._collection.name)
