@@ -197,11 +197,8 @@ class Engine:
 
     def _learn_if_due(self, report: IngestReport) -> None:
         name, catalog = self.image_encoder_name, self._existing_catalog()
-        if not self.settings.learn_heads or name is None or catalog is None or report.cancelled:
-            return
-        if self.heads.due(catalog, name):
-            heads = self.heads.learn(catalog, name, lambda: self._gate.closed)
-            report.learned = heads.describe() if heads is not None else ""
+        if self.settings.learn_heads and name is not None and catalog is not None and not report.cancelled:
+            report.learned = self.heads.learn_if_due(catalog, name, lambda: self._gate.closed)
 
     @property
     def image_encoder(self) -> ImageEncoder | None:

@@ -66,6 +66,13 @@ class HeadsKeeper:
             return count > 0
         return abs(count - heads.items) >= max(CHANGE_MIN, CHANGE_SHARE * heads.items)
 
+    def learn_if_due(self, catalog: StoredCatalog, encoder_name: str, cancel: Callable[[], bool]) -> str:
+        """Learn the heads if :meth:`due`; what was learned, in words ("" when nothing was)."""
+        if not self.due(catalog, encoder_name):
+            return ""
+        heads = self.learn(catalog, encoder_name, cancel)
+        return heads.describe() if heads is not None else ""
+
     def learn(
         self, catalog: StoredCatalog, encoder_name: str, cancel: Callable[[], bool] = lambda: False
     ) -> Heads | None:
