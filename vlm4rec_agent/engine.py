@@ -64,7 +64,7 @@ from .store.sql_groups import NoGroupStore, SqlGroupStore
 from .store.sql_ratings import SqlRatingStore
 from .store.tantivy_index import TantivyLexicalIndex
 from .store.visual_index import ChromaVisualIndex
-from .text_input import validate_item_id
+from .text_input import clean_text, validate_item_id
 from .views import ProfileView
 
 log = logging.getLogger(__name__)
@@ -348,13 +348,16 @@ class Engine:
 
         return self._item_count.get("items", count)
 
-    def warm_up_in_background(self) -> threading.Thread:
-        """Load the encoder and the grounder in a thread, so that the first answer does not wait for them."""
+    def warm_up_in_background(self, then: Callable[[], object] | None = None) -> threading.Thread:
+        """Load the encoder and the grounder in a thread, so that the first answer does not wait for
+        them; ``then`` (the assistant's own warm-up) runs after them in that thread."""
 
         def warm() -> None:
             try:
                 self.encoder.encode(["warm up"])
                 self.grounder  # noqa: B018 - building it loads its models' vocabulary
+                if then is not None:
+                    then()
             except EngineClosed:
                 pass
             except Exception as error:  # a part that cannot load says so when it is used
@@ -576,6 +579,10 @@ class Engine:
             record, views, k, filters, self.settings.embed_item_text, self.settings.photo_visual_weight
         )
         return PhotoMatch(record=record, results=results, visual=views is not None)
+
+    def closeness(self, text: str, ids: Sequence[str]) -> dict[str, float]:
+        """How close each item is to a text ("cheaper looking"): what narrows a shown set by words."""
+        return self.retriever.closeness(clean_text(text), ids)
 
     def explain(self, user: str, item_id: str) -> Result:
         """Why an item suits (or does not suit) a shopper, from the attributes they liked."""

@@ -6,7 +6,7 @@ re-rank of that pool (the scorer, dislikes, personalisation) in numpy.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -120,6 +120,11 @@ class Retriever:
     def encode_query(self, text: str) -> np.ndarray:
         """The query's vector (1 x dim), computed once per distinct text."""
         return self._query_vectors.get(text, lambda: self._encoder().encode([text]))
+
+    def closeness(self, text: str, ids: Sequence[str]) -> dict[str, float]:
+        """Cosine of a text with each item's stored vector (items not in the catalog left out)."""
+        query = self.encode_query(text)[0]
+        return {i: float(v @ query) for i, v in self.catalog.vectors(list(ids)).items()}
 
     def _read_profile(self, profile: Profile) -> tuple[list[StoredItem], np.ndarray, np.ndarray]:
         stored = self.catalog.get(profile.liked + profile.disliked, with_vectors=True)

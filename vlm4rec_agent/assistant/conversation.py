@@ -25,9 +25,27 @@ def shopper_text(message: str | None) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Source:
+    """What put the results on screen, so that a refinement can narrow them: a text search, a
+    photo, a recommendation, or "more like" an item (``value``: the query, photo path or item id)."""
+
+    kind: str  # search | photo | recommend | similar
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change to a shopper's ratings, as it can be taken back: each item's rating before it
+    (1 liked, -1 disliked, 0 none), and what to say when it is undone."""
+
+    before: tuple[tuple[str, int], ...]
+    undone: str
+
+
 @dataclass
 class Conversation:
-    """One shopper's conversation: who they are and what is on their screen."""
+    """One shopper's conversation: who they are, what is on their screen, and what it is waiting for."""
 
     user_id: str
     query: str = ""
@@ -36,10 +54,16 @@ class Conversation:
     results: list[ResultView] = field(default_factory=list)
     selected: int | None = None
     messages: list[Any] = field(default_factory=list)  # an LLM assistant's history
+    source: Source | None = None
+    pool: list[ResultView] = field(default_factory=list)  # the candidates behind the results shown
+    pending: Any = None  # what a "yes" would do: the offline assistant's reading it asked about
+    changes: list[Change] = field(default_factory=list)  # rating changes "undo" can take back, latest last
+    hinted: bool = False  # whether the follow-ups a shopper can say were shown once
 
     def clear(self) -> None:
+        """Start over: the search, its refinements and the results go; ratings and their undo stay."""
         self.query, self.include, self.exclude, self.results, self.selected = "", [], [], [], None
-        self.messages = []
+        self.source, self.pool, self.pending, self.messages = None, [], None, []
 
 
 @dataclass

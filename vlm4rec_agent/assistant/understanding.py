@@ -1,152 +1,164 @@
 """What a shopper's message asks for, read without a language model.
 
-:func:`understand` maps one message (and whether a photo came with it) to an :class:`Intent`:
-a new search, a refinement of the current one ("in blue", "not leather"), a like or dislike of
-a shown result ("I like #3", "not the second one"), "why this one?", "more like the second one",
-recommendations, the profile, starting over, or a photo to match ("find something like this",
-"what would go with this?"). It is deterministic: the same words always mean the same thing.
+:class:`Understanding` maps one message, in its :class:`Context` (results on screen, a photo
+attached, a question waiting for yes or no), to an :class:`Intent`. The kind of request comes from
+the learned classifier (:mod:`.intent_model`); its details (which result, which colour, what to
+search for) from exact rules (:mod:`.slots`). Two rules stand above the classifier, because their
+mistakes cost a shopper something:
+
+- nothing that forgets ratings is read into a negation ("don't reset my profile, show me
+  dresses" is a search for dresses), a question ("how do I reset my profile?" is help) or a quote;
+- when the classifier is unsure between two different actions, the assistant asks instead of acting.
+
+It is deterministic: the same words in the same context always mean the same thing.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
 
-from ..grounding.vocabulary import load_vocabulary
+from ..encoding import TextEncoder
+from . import slots
+from .intent_model import Examples, IntentModel
+from .slots import LAST, SELECTED
 
-Kind = Literal[
-    "search", "refine", "like", "dislike", "why", "similar", "recommend", "profile",
-    "reset", "reset_profile", "help", "greet", "photo_similar", "photo_complement",
-]  # fmt: skip
+__all__ = ["LAST", "SELECTED", "Context", "Intent", "Understanding", "understanding_for"]
 
-# A reference to a shown result: 0-based index, LAST for "the last one", SELECTED for "this one".
-LAST = -1
-SELECTED = -2
-_ORDINALS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
-    "ninth": 9, "tenth": 10, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10,
-}  # fmt: skip
-_NUMBER_REF = re.compile(r"(?:#|\bnumber\s+|\bno\.?\s*|\bitem\s+|\boption\s+)(\d{1,2})\b|\b(\d{1,2})(?:st|nd|rd|th)?\b")
-_WORD_REF = re.compile(r"\b(the\s+)?(" + "|".join(_ORDINALS) + r"|last)(\s+one)?\b")
-_THIS_REF = re.compile(r"\b(this|that|it|this one|that one)\b")
+PHOTO_INTENTS = ("photo_similar", "photo_complement")
+REFERRING = ("like", "dislike", "why", "similar")
+FORGETTING = ("reset_profile", "reset")  # readings that clear something, checked for negations and questions
+CONFIDENT = 0.35  # below this, or close to a different second reading, the assistant asks
+CLOSE = 0.08
+_CLEARING = re.compile(
+    r"\b(reset\w*|clear\w*|wip(e|ing)|delet\w*|eras\w*|forget\w*|remov\w*|empty\w*|get rid|start\w* (over|again|afresh)|restart\w*)\b"
+)
+_LIKING = re.compile(r"\b(like|love|want|fancy|keen|care for|favou?rite|keep|take)\b")
 
-_RESET_PROFILE = re.compile(
-    r"\b(reset|clear|forget|wipe|delete|erase)\b.*\b(profile|likes|dislikes|ratings|everything i (liked|rated))\b"
-)
-_RESET = re.compile(
-    r"^\s*(start (over|again)|reset|clear( all| everything)?|new search|forget (it|that)|never ?mind|restart)\b"
-)
-_HELP = re.compile(r"^\s*(help|\?+|what can you do|how (does|do) (this|you) work)")
-_GREET = re.compile(r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening))\b[\s!.,]*(there)?[\s!.]*$")
-_PROFILE = re.compile(r"\b(my profile|what (do|did) i like|my likes|show (me )?my (likes|profile|taste))\b")
-_WHY = re.compile(r"\b(why|explain|what makes|how come)\b")
-_SIMILAR = re.compile(r"\b(more like|similar to|something like|others like|same as|alternatives? to)\b")
-_DISLIKE = re.compile(
-    r"\b(don'?t|do not|doesn'?t)\s+(like|love|want)\b|\b(dislike|hate|not for me|not a fan of|no to)\b|👎"
-)
-_LIKE = re.compile(r"\b(like|love|adore|want|fancy|prefer|favou?rite|take)\b|[♥❤👍]")
-_RECOMMEND = re.compile(r"\b(recommend\w*|suggest\w*|for me|surprise me|what (should|would|else)|picks?|ideas?)\b")
-_COMPLEMENT = re.compile(
-    r"\b(go(es)? with|match(es|ing)?|pair(s|ed)? with|wear (it |this )?with|complete the look|combine|complement|style (it|this))\b"
-)
-_EXCLUDE = re.compile(
-    r"\b(?:not|no|without|avoid|except|excluding|but not|nothing in|none in)\s+([a-z][a-z' -]*?)(?=$|[,.;!?]|\s+(?:and|or|but|please)\b)"
-)
-_REFINE_LEAD = re.compile(
-    r"^\s*(?:in|only|just|make (?:it|them)|something in|preferably|maybe|rather|how about|what about|any in|ones? in)\s+"
-)
-_POLITE = re.compile(r"\b(please|thanks|thank you|ok|okay)\b")
-_FILLER = re.compile(
-    r"^\s*(?:(?:can|could) you\s+)?(?:please\s+)?(?:show me|find me|find|search for|look for|i'?m looking for|i am looking for|"
-    r"looking for|i want|i need|i'?d like|i (?:really )?(?:like|love)|do you have|have you got|get me|give me|any)\s+",
-    re.I,
-)
+
+@dataclass(frozen=True)
+class Context:
+    """The conversation as a message finds it."""
+
+    results: int = 0  # results on screen
+    source: str | None = None  # what showed them: search, photo, recommend, similar
+    query: str = ""  # the current text search
+    photo: bool = False  # a photo came with this message
+    pending: str | None = None  # a question waiting for yes or no ("reset_profile")
 
 
 @dataclass
 class Intent:
-    kind: Kind
+    kind: str
     query: str = ""  # the search text, for "search"
-    refs: list[int] = field(default_factory=list)  # referenced results (0-based, or LAST / SELECTED)
-    include: list[str] = field(default_factory=list)  # words a refinement asks for ("blue")
+    refs: list[int] = field(default_factory=list)  # referenced results (0-based, from the end when < 0, or SELECTED)
+    include: list[str] = field(default_factory=list)  # what a refinement asks for ("blue", "cheaper looking")
     exclude: list[str] = field(default_factory=list)  # words to steer away from ("leather")
+    confidence: float = 1.0
+    # when unsure: the readings to choose from, most likely first; kind is then "clarify"
+    readings: list[Intent] = field(default_factory=list)
+    note: str = ""  # why a reading was set aside ("a question, so nothing was reset")
+    text: str = ""  # the message as read (normalised)
 
 
-def references(text: str) -> list[int]:
-    """Results a message points at, in order: '#3' -> 2, 'the second one' -> 1, 'last' -> LAST, 'this' -> SELECTED."""
-    found: list[tuple[int, int]] = []
-    for match in _NUMBER_REF.finditer(text):
-        number = int(match.group(1) or match.group(2))
-        if number >= 1:
-            found.append((match.start(), number - 1))
-    for match in _WORD_REF.finditer(text):
-        word = match.group(2)
-        # "one" alone is only a reference in "this one"/"the one"; "like one" is too vague
-        if word == "one" and not match.group(1):
-            continue
-        found.append((match.start(), LAST if word == "last" else _ORDINALS[word] - 1))
-    if not found and _THIS_REF.search(text):
-        found.append((0, SELECTED))
-    return list(dict.fromkeys(ref for _, ref in sorted(found)))
+class Understanding:
+    """Reads messages (see the module's docstring)."""
+
+    def __init__(self, model: IntentModel):
+        self.model = model
+
+    def read(self, message: str, context: Context = Context()) -> Intent:
+        intent = self._read(slots.normalise(message), context)
+        intent.text = slots.normalise(message)
+        return intent
+
+    def _read(self, text: str, context: Context) -> Intent:
+        if context.photo:
+            return self._photo(text)
+        if not text:
+            return Intent("help")
+        kept, note = self._without_negated_clearing(text)
+        if not kept:
+            return Intent("cancel", note=note)
+        probabilities = self.model.probabilities(kept)
+        ranked = sorted(probabilities, key=probabilities.get, reverse=True)
+        kind, confidence = ranked[0], probabilities[ranked[0]]
+        if kind in FORGETTING and (slots.is_question(kept) or any(_CLEARING.search(q) for q in slots.quoted(kept))):
+            return Intent("help", confidence=confidence, note="a question about clearing, so nothing is cleared")
+        if kind in PHOTO_INTENTS:  # no photo came: "something like this" points at the screen, or needs one
+            kind = "similar" if context.results else kind
+        second = next((k for k in ranked[1:] if _differs(k, kind, context)), None)
+        unsure = confidence < CONFIDENT or (second is not None and confidence - probabilities[second] < CLOSE)
+        if unsure and second is not None and not (kind in ("confirm", "cancel") and context.pending):
+            readings = [self.slots(k, kept, context, probabilities[k]) for k in (kind, second)]
+            return Intent("clarify", confidence=confidence, readings=readings, note=note)
+        return self.slots(kind, kept, context, confidence, note)
+
+    def slots(self, kind: str, text: str, context: Context, confidence: float = 1.0, note: str = "") -> Intent:
+        """The intent ``kind`` with the details ``text`` gives it."""
+        if kind == "refine" and not (context.results or context.query) and not slots.names_category(text):
+            _, excluded = slots.exclusions(text)  # nothing to narrow: "in blue" is a search for blue things
+            query = " ".join(slots.wanted(text)) or slots.search_text(text)[0]
+            return Intent("search", query=query, exclude=excluded, confidence=confidence, note=note)
+        if kind == "refine" and slots.names_category(text):
+            kind = "search"  # a new kind of product ("any dresses in blue?")
+        if kind == "like" and slots.negated(text, _LIKING):
+            kind = "dislike"  # "I don't like #3", "not keen on the last one"
+        if kind in REFERRING:
+            refs = slots.references(text)
+            if not context.results:
+                refs = [r for r in refs if r != SELECTED]
+            return Intent(kind, refs=refs or [SELECTED], confidence=confidence, note=note)
+        if kind == "refine":
+            _, excluded = slots.exclusions(text)
+            return Intent(kind, include=slots.wanted(text), exclude=excluded, confidence=confidence, note=note)
+        if kind == "search":
+            query, excluded = slots.search_text(text)
+            return Intent(kind, query=query, exclude=excluded, confidence=confidence, note=note)
+        return Intent(kind, confidence=confidence, note=note)
+
+    def _photo(self, text: str) -> Intent:
+        if not text:
+            return Intent("photo_similar")
+        probabilities = self.model.probabilities(text)
+        kind = max(PHOTO_INTENTS, key=probabilities.get)
+        total = sum(probabilities[k] for k in PHOTO_INTENTS)
+        include = slots.attribute_terms(slots.exclusions(text)[0]) if kind == "photo_similar" else []
+        return Intent(kind, include=include, exclude=slots.exclusions(text)[1], confidence=probabilities[kind] / total)
+
+    @staticmethod
+    def _without_negated_clearing(text: str) -> tuple[str, str]:
+        """The message without clauses that negate clearing ("don't reset my profile, show me dresses" -> "show me dresses")."""
+        negating = [part for part in slots.clauses(text) if slots.negated(part, _CLEARING)]
+        if not negating:
+            return text, ""
+        kept = ", ".join(part for part in slots.clauses(text) if part not in negating)
+        return kept, f"you said “{negating[0]}”, so nothing is cleared"
 
 
-def _exclusions(text: str) -> tuple[str, list[str]]:
-    """Split 'linen dresses, not leather' into ('linen dresses', ['leather'])."""
-    excluded = [m.group(1).strip() for m in _EXCLUDE.finditer(text)]
-    remaining = _EXCLUDE.sub(" ", text)
-    return re.sub(r"\s+", " ", remaining).strip(" ,.;"), [e for e in excluded if e]
-
-
-def _is_refinement(text: str, words: list[str]) -> bool:
-    """A short follow-up naming attributes but no new kind of product ("in blue", "cotton ones")."""
-    vocab = load_vocabulary()
-    if vocab.find("category", text):
+def _differs(other: str, kind: str, context: Context) -> bool:
+    """Whether two readings would do different things here (a refine and a search of the same words
+    with nothing on screen are one action)."""
+    if other == kind or other in PHOTO_INTENTS:
         return False
-    if _REFINE_LEAD.match(text):
-        return True
-    named = sum(len(vocab.find(f, text)) for f in ("colors", "materials", "pattern", "style", "season", "occasion"))
-    return len(words) <= 4 and named > 0
+    if {other, kind} == {"refine", "search"} and not (context.results or context.query):
+        return False
+    if {other, kind} <= {"greet", "help"}:
+        return False
+    return not ({other, kind} <= {"confirm", "cancel"} and not context.pending)
 
 
-def understand(message: str, has_results: bool = False, has_query: bool = False, has_photo: bool = False) -> Intent:
-    text = " ".join((message or "").lower().replace("’", "'").split())
-    if has_photo:
-        return Intent("photo_complement" if _COMPLEMENT.search(text) else "photo_similar")
-    if not text:
-        return Intent("help")
-    if _RESET_PROFILE.search(text):
-        return Intent("reset_profile")
-    if _RESET.match(text):
-        return Intent("reset")
-    if _GREET.match(text):
-        return Intent("greet")
-    if _HELP.match(text):
-        return Intent("help")
-    if _PROFILE.search(text):
-        return Intent("profile")
-    refs = [r for r in references(text) if has_results or r != SELECTED]
-    if refs or (has_results and _THIS_REF.search(text)):
-        refs = refs or [SELECTED]
-        if _WHY.search(text):
-            return Intent("why", refs=refs)
-        if _SIMILAR.search(text):
-            return Intent("similar", refs=refs)
-        if _DISLIKE.search(text):
-            return Intent("dislike", refs=refs)
-        if _LIKE.search(text):
-            return Intent("like", refs=refs)
-    if has_results and _WHY.search(text):
-        return Intent("why", refs=[SELECTED])
-    if _RECOMMEND.search(text) and not load_vocabulary().find("category", text):
-        return Intent("recommend")
-    remaining, excluded = _exclusions(text)
-    remaining = _POLITE.sub(" ", remaining).strip(" ,.!")
-    words = remaining.split()
-    if has_query and (not remaining or _is_refinement(remaining, words)):
-        include = _REFINE_LEAD.sub("", remaining).strip()
-        include = re.sub(r"\b(ones?|please|instead|too)\b", "", include).strip(" ,.")
-        return Intent("refine", include=[include] if include else [], exclude=excluded)
-    query = _FILLER.sub("", remaining).strip(" ?.!")
-    return Intent("search", query=query or remaining, exclude=excluded)
+_SHARED: dict[tuple[int, str], Understanding] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def understanding_for(encoder: TextEncoder, cache_dir: Path | None = None) -> Understanding:
+    """One fitted classifier per encoder in a process (every conversation and assistant shares it)."""
+    examples = Examples.load()
+    key = (id(encoder), examples.version)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = Understanding(IntentModel(encoder, examples, cache_dir))
+        return _SHARED[key]
