@@ -320,10 +320,13 @@ class DialogueManager:
         )
 
     def _why(self, c: Conversation, intent: Intent) -> Turn:
-        index, result = self._pick(c, intent.refs[0])
-        profile = self.tools.show_profile(c.user_id)
-        against = self.tools.explain_item(c.user_id, result.id).explanation if profile.liked else ""
-        return Turn(text=answers.why(index, result, against))
+        picked = [self._pick(c, ref) for ref in intent.refs[:3]]  # "why are 1 and 2 here?": each, once
+        liked = bool(self.tools.show_profile(c.user_id).liked)
+        parts = []
+        for index, result in dict((r.id, (i, r)) for i, r in picked).values():
+            against = self.tools.explain_item(c.user_id, result.id).explanation if liked else ""
+            parts.append(answers.why(index, result, against))
+        return Turn(text="\n\n".join(parts))
 
     # --- photos ------------------------------------------------------------------------------
     @staticmethod

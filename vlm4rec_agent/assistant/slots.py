@@ -36,7 +36,8 @@ _BARE_NUMBER = re.compile(r"(?<![\w#.,£$€-])(\d{1,2})(?![\w.,%-])")
 _AFTER_REFERENCE = {
     "and", "or", "&", "one", "ones", "is", "looks", "look", "was", "seems", "please", "pls", "plz", "too",
     "also", "as", "for", "then", "but", "isn't", "isnt", "are", "again", "instead", "thanks", "that", "the",
-    "more", "best", "with", "in", "from", "a", "an", "so", "really", "very", "it",
+    "best", "with", "in", "from", "a", "an", "so", "really", "very", "it", "here", "there", "aren't", "arent",
+    "don't", "dont", "do", "were", "have", "got", "seem", "would", "could", "will",
 }  # fmt: skip
 _ORDINAL_REFS = {word: n - 1 for word, n in list(_ORDINALS.items())[:10]} | {"last": LAST, "latter": LAST, "former": 0}
 _WORD_REF = re.compile(rf"\b({_ORDINAL_WORD}|last|latter|former)\b")
@@ -56,8 +57,9 @@ _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]+)[\"“”«»]|'([^']{3,}
 _CLAUSE = re.compile(r"\s*(?:[,;.!?]+|\bbut\b|\band then\b|\bjust\b|\binstead\b)\s*")
 
 _EXCLUDE = re.compile(
-    r"\b(?:not|no(?!\.?\s*\d)|without|avoid|except|excluding|but not|nothing in|none in|nothing|anything but|other than|apart from|skip(?: anything| the)?|"
-    r"exclude(?: the| anything)?|never)\s+(?!to\b|for\b|wait\b|worries\b|need\b|problem\b|a fan\b|keen\b|sure\b|so\b|too\b|that\b|this\b|those\b|these\b|them\b|one\b|"
+    r"(?:\b(?:not|no(?!\.?\s*\d)|without|avoid|except|excluding|but not|nothing in|none in|nothing(?: with)?|anything but|"
+    r"other than|apart from|instead of|rather than|skip(?: anything| the)?|exclude(?: the| anything)?|never|no more|"
+    r"(?:do not|don'?t|dont) (?:want|like|need|fancy)(?: any)?|(?:that|which) (?:are not|is not|aren'?t|isn'?t))|\bw/o)\s+(?!to\b|for\b|wait\b|worries\b|need\b|problem\b|a fan\b|keen\b|sure\b|so\b|too\b|that\b|this\b|those\b|these\b|them\b|one\b|"
     r"it\b|#)([a-z][a-z' -]*?)(?=$|[^a-z' -]|\s+(?:and|but|please|pls|plz|ones?|thanks|thx|though|instead)\b)"
 )
 # a count at the head of a search ("6 dining chairs", "3 pairs of socks"), but not a measure ("2 seater sofa")
@@ -66,7 +68,9 @@ _COUNT = re.compile(
     r"(?!(?:piece|pc|seater|seat|drawer|door|tier|shelf|shelves|person|burner|light|arm|bulb|panel|pack)s?\b)"
 )
 _SEARCH_CLAUSE = re.compile(r"\s*(?:[,;:]|\band (?=i\b|i'm|im\b|we\b)|\bbut (?=i\b|i'm|im\b))\s*")
-_TRAILING = re.compile(r"(?:\s+(?:instead|first|too|now|thx|thanks|lol|please|pls|for (?:it|that|this|them|me)|😎|🙏))+$")
+_TRAILING = re.compile(
+    r"(?:\s+(?:instead|first|too|now|thx|thanks|lol|please|pls|for (?:it|that|this|them|me)|😎|🙏))+$"
+)
 _LESS = re.compile(r"\b(?:less|not so|not too|not as)\s+([a-z]+)")
 _REFINE_LEAD = re.compile(
     r"^\s*(?:(?:what|how) about|in|only|just|make (?:it|them)|something|preferably|maybe|rather|any(?: of (?:those|them|these))?|"
@@ -84,7 +88,8 @@ _INTERJECTION = re.compile(
 )
 _POLITE = re.compile(r"\b(please|pls|plz|thanks|thank you|ok|okay|cheers|ta)\b|[🙏🙂😊😍👍❤️♥]+")
 _SEARCH_FILLER = re.compile(
-    r"^\s*(?:(?:can|could|would) (?:you|u)\s+)?(?:please\s+)?(?:(?:show|find|get|give|bring|gimme|fetch)(?: me| us)?|"
+    r"^\s*(?:(?:can|could|would) (?:you|u)\s+)?(?:please\s+)?(?:(?:show|shwo|sho|find|get|give|bring|gimme|fetch)(?: me| us)?|"
+    r"(?:recomm?end|recomend|suggest)(?: me)?|"
     r"search(?:ing)?(?: for)?|look(?:ing)? for|i'?m (?:looking for|after|searching for)|i am (?:looking for|after)|"
     r"(?:i )?(?:really )?(?:want|need|like|love|fancy)|i'?d (?:like|love)|i would (?:like|love)|"
     r"i (?:wanna|want to|need to|gotta)(?: get| buy| find| see)?|(?:i'?m|im) (?:gonna|going to) need|"
@@ -115,8 +120,9 @@ def references(text: str) -> list[int]:
         if number >= 1 and not _inside(match.start(), taken):
             found.append((match.start(), number - 1))
             taken.append(match.span())
+    marked = bool(taken)  # beside "#5", a bare number counts things ("find me 3 more like #5")
     for match in _BARE_NUMBER.finditer(text):
-        if _inside(match.start(), taken) or int(match.group(1)) < 1:
+        if marked or _inside(match.start(), taken) or int(match.group(1)) < 1:
             continue
         following = text[match.end() :].split(maxsplit=1)
         after = re.sub(r"[^\w&'#]", "", following[0]) if following else ""
@@ -174,7 +180,7 @@ def exclusions(text: str) -> tuple[str, list[str]]:
     excluded: list[str] = []
     for match in _EXCLUDE.finditer(text):
         parts = re.split(r"\s+(?:or|and|nor)\s+|\s*,\s*", match.group(1))
-        excluded += [re.sub(r"^(?:the|a|an|any|anything|ones?)\s+", "", part.strip()) for part in parts]
+        excluded += [re.sub(r"^(?:the|a|an|any|anything|ones?|with|in)\s+", "", part.strip()) for part in parts]
     excluded += lessened(text)
     remaining = re.sub(r"\s+", " ", _EXCLUDE.sub(" ", text)).strip(" ,.;")
     return remaining, [e for e in dict.fromkeys(excluded) if e and e not in ("the", "a", "any")]
