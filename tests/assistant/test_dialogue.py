@@ -1,4 +1,4 @@
-"""Multi-turn conversations with the offline dialogue manager, on the real engine."""
+"""Multi-turn conversations with the offline dialogue manager, on the real engine and encoder."""
 
 from __future__ import annotations
 
@@ -18,6 +18,15 @@ def ids(turn):
     return [r.id for r in turn.results]
 
 
+def liked(engine, user):
+    return [i.id for i in engine.profile(user).liked]
+
+
+def rated(engine, user) -> int:
+    profile = engine.profile(user)
+    return len(profile.liked) + len(profile.disliked)
+
+
 def test_search_refine_exclude_like_why_more_start_over(assistant, loaded_engine):
     c = Conversation(user_id="ann")
     turn = assistant.respond(c, "show me dresses")
@@ -26,7 +35,7 @@ def test_search_refine_exclude_like_why_more_start_over(assistant, loaded_engine
 
     turn = assistant.respond(c, "in blue")
     assert turn.intent == "refine" and ids(turn)[0] == "blue-dress"
-    assert "Narrowing “dresses” in blue" in turn.text
+    assert "Narrowing “dresses” to blue" in turn.text
     assert all("blue" in r.attributes.colors or "blue" in r.title.lower() for r in turn.results)
 
     turn = assistant.respond(c, "not silk")
@@ -34,21 +43,45 @@ def test_search_refine_exclude_like_why_more_start_over(assistant, loaded_engine
 
     c.clear()
     assistant.respond(c, "show me dresses")
-    turn = assistant.respond(c, "I like #1")
+    turn = assistant.respond(c, "the first one looks great")
     first = c.results[0]
     assert turn.intent == "like" and f"Liked #1 *{first.title}*" in turn.text
-    assert loaded_engine.profile("ann").liked[0].id == first.id
+    assert liked(loaded_engine, "ann") == [first.id]
 
     turn = assistant.respond(c, "why this one?")
-    assert turn.intent == "why" and first.explanation in turn.text and "Against your likes" in turn.text
+    assert turn.intent == "why" and first.explanation in turn.text and "(score " in turn.text
+    assert "Against your likes" in turn.text
+    assert turn.text.count(first.explanation) == 1  # each thing is said once
 
     turn = assistant.respond(c, "more like the second one")
-    second = turn.text.split("*")[1]
-    assert turn.intent == "similar" and second and len(turn.results) == 6
+    assert turn.intent == "similar" and turn.text.startswith("More like #2") and len(turn.results) == 6
 
-    turn = assistant.respond(c, "start over")
-    assert turn.results == [] and c.results == [] and "Your 1 ratings are kept" in turn.text
-    assert loaded_engine.profile("ann").liked  # starting over keeps the profile
+    turn = assistant.respond(c, "let us begin again")
+    assert turn.intent == "reset" and turn.results == [] and c.results == []
+    assert "Your 1 rating is kept" in turn.text and liked(loaded_engine, "ann")  # starting over keeps the profile
+
+
+def test_result_lines_tell_results_apart_and_show_no_scores(assistant):
+    c = Conversation(user_id="abe")
+    turn = assistant.respond(c, "show me dresses")
+    lines = [line for line in turn.text.splitlines() if line[:2] in ("1.", "2.")]
+    assert lines[0] != lines[1] and "score" not in turn.text
+    assert lines[0].startswith(f"1. **{turn.results[0].title}**")
+    # what distinguishes the red linen dress from the blue silk one is named on its line
+    red = next(line for line in lines if "Linen" in line)
+    assert "red" in red and "blue" not in red
+
+
+def test_a_count_is_not_a_reference_and_references_are_kept(assistant, loaded_engine):
+    c = Conversation(user_id="bo")
+    assistant.respond(c, "show me dresses")
+    turn = assistant.respond(c, "I want 2 red t-shirts")
+    assert turn.intent == "search" and not liked(loaded_engine, "bo")
+    assistant.respond(c, "dresses")
+    turn = assistant.respond(c, "keep number 2")
+    assert turn.intent == "like" and liked(loaded_engine, "bo") == [c.results[1].id]
+    turn = assistant.respond(c, "#1 is hideous")
+    assert turn.intent == "dislike" and [i.id for i in loaded_engine.profile("bo").disliked] == [c.results[0].id]
 
 
 def test_likes_lead_to_explained_recommendations(assistant):
@@ -56,23 +89,55 @@ def test_likes_lead_to_explained_recommendations(assistant):
     assert "not liked anything yet" in assistant.respond(c, "recommend something").text
     assistant.respond(c, "oak dining table")
     turn = assistant.respond(c, "I like the first one")
-    assert "oak-table" in turn.text or c.results[0].id == "oak-table"
+    assert c.results[0].id == "oak-table"
     turn = assistant.respond(c, "what should I buy?")
     assert turn.intent == "recommend" and ids(turn)[0] == "oak-chair"
     assert "with 1 item you liked" in turn.results[0].explanation
     assert "oak-table" not in ids(turn)
 
 
-def test_dislikes_and_profile(assistant):
+def test_a_profile_reset_waits_for_yes_and_can_be_undone(assistant, loaded_engine):
     c = Conversation(user_id="cat")
     assistant.respond(c, "dresses")
     assistant.respond(c, "like #1")
-    turn = assistant.respond(c, "I don't like the second one")
-    assert turn.intent == "dislike" and "1 liked, 1 disliked" in turn.text
-    turn = assistant.respond(c, "show my profile")
-    assert turn.profile.liked and turn.profile.disliked
+    assistant.respond(c, "I don't like the second one")
+    for message in ("don't reset my profile, show me dresses", "how do I reset my profile?", "never reset my profile"):
+        turn = assistant.respond(c, message)
+        assert turn.intent != "reset_profile" and rated(loaded_engine, "cat") == 2, message
     turn = assistant.respond(c, "reset my profile")
-    assert "2 ratings forgotten" in turn.text and not turn.profile.liked
+    assert turn.intent == "reset_profile" and "Say *yes*" in turn.text and rated(loaded_engine, "cat") == 2
+    turn = assistant.respond(c, "no")
+    assert turn.intent == "cancel" and "kept" in turn.text and rated(loaded_engine, "cat") == 2
+    assert assistant.respond(c, "yes").text.startswith("There is nothing waiting for a yes")
+    assistant.respond(c, "reset my profile")
+    turn = assistant.respond(c, "yes")
+    assert turn.intent == "confirm" and "2 ratings forgotten" in turn.text and loaded_engine.profile("cat").is_empty
+    turn = assistant.respond(c, "undo")
+    profile = loaded_engine.profile("cat")
+    assert turn.intent == "undo" and len(profile.liked) == 1 and len(profile.disliked) == 1
+
+
+def test_a_question_waiting_for_yes_is_dropped_by_another_request(assistant, loaded_engine):
+    c = Conversation(user_id="col")
+    assistant.respond(c, "dresses")
+    assistant.respond(c, "like #1")
+    assistant.respond(c, "reset my profile")
+    turn = assistant.respond(c, "show me lamps")
+    assert turn.intent == "search" and c.pending is None
+    assert assistant.respond(c, "yes").intent == "confirm" and liked(loaded_engine, "col")  # nothing was reset
+
+
+def test_undo_takes_back_the_last_rating_only(assistant, loaded_engine):
+    c = Conversation(user_id="cy")
+    assert assistant.respond(c, "undo").text.startswith("There is nothing to undo")
+    assistant.respond(c, "dresses")
+    assistant.respond(c, "like #1")
+    assistant.respond(c, "like #2")
+    assistant.respond(c, "oops, undo that")
+    assert liked(loaded_engine, "cy") == [c.results[0].id]
+    assistant.respond(c, "#1 is not for me")  # a like turned into a dislike ...
+    assistant.respond(c, "undo")  # ... is a like again
+    assert liked(loaded_engine, "cy") == [c.results[0].id]
 
 
 def test_references_out_of_range_and_before_any_results(assistant):
@@ -84,14 +149,29 @@ def test_references_out_of_range_and_before_any_results(assistant):
     assert "There is no #9: I showed 6 items" in turn.text
 
 
-def test_photo_find_similar_and_what_goes_with_it(assistant, product_image):
+def test_a_refinement_narrows_the_items_like_a_photo(assistant, product_image):
     c = Conversation(user_id="eve")
     photo = str(product_image("query.jpg", colour=(52, 148, 62)))
     turn = assistant.respond(c, "find something like this", photo=photo)
     assert turn.intent == "photo_similar" and "basic offline grounder (no VLM)" in turn.text
     assert ids(turn)[0] == "green-vase"
+    shown = set(r.id for r in c.pool)
+    turn = assistant.respond(c, "in red")
+    assert turn.intent == "refine" and "Narrowing the items like your photo to red" in turn.text
+    assert set(ids(turn)) <= shown and all("red" in r.attributes.colors for r in turn.results)
     turn = assistant.respond(c, "what would go with this?", photo=photo)
     assert turn.intent == "photo_complement" and turn.results is not None
+
+
+def test_a_refinement_narrows_recommendations_too(assistant):
+    c = Conversation(user_id="fox")
+    assistant.respond(c, "oak dining table")
+    assistant.respond(c, "I like the first one")
+    assistant.respond(c, "recommend something")
+    pool = {r.id for r in c.pool}
+    turn = assistant.respond(c, "not oak")
+    assert turn.intent == "refine" and "Narrowing your recommendations" in turn.text
+    assert set(ids(turn)) <= pool and not any("oak" in r.attributes.materials for r in turn.results)
 
 
 def test_a_photo_outside_the_allowed_folders_is_refused(loaded_engine, product_image, tmp_path_factory):
