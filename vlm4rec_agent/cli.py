@@ -161,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_eval import add_arguments as add_eval_arguments
 
     add_eval_arguments(p)
+    p = command("chat", "talk to the shopping assistant in the terminal: one message per line on standard input")
+    from .cli_chat import add_arguments as add_chat_arguments
+
+    add_chat_arguments(p)
     p = command("serve", "start the shopping assistant app (the same as `python app.py`)")
     from .app.options import add_arguments
 
@@ -212,6 +216,10 @@ def _run_command(args: argparse.Namespace, engine: Engine) -> int:
         from .cli_eval import run as run_eval
 
         return run_eval(args, engine)
+    if cmd == "chat":
+        from .cli_chat import run as run_chat
+
+        return run_chat(args, engine)
     if cmd == "groups":
         from .cli_groups import run as run_groups
 
