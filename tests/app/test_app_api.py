@@ -50,6 +50,36 @@ def test_a_conversation_over_the_chat_api(client):
     assert reply["intent"] == "recommend" and reply["results"] and "you liked" in reply["results"][0]["explanation"]
 
 
+def photo_data_url(colour: tuple[int, int, int]) -> str:
+    image = Image.new("RGB", (160, 160), (255, 255, 255))
+    image.paste(colour, (32, 32, 128, 128))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_a_conversation_with_a_like_by_reference_a_photo_refinement_and_a_reset_that_waits(client):
+    def chat(message: str, photo: str = "") -> dict:
+        if photo:
+            return client.predict(message, "gia", photo, api_name="/chat_photo")
+        return client.predict(message, "gia", api_name="/chat")
+
+    found = chat("show me dresses")
+    shown = [r["id"] for r in found["results"]]
+    liked = chat("the second one looks great")
+    assert liked["intent"] == "like" and liked["liked"] == [shown[1]] and liked["results"] is None
+    counted = chat("I want 2 red t-shirts")
+    assert counted["intent"] == "search" and counted["liked"] == [shown[1]]  # a count likes nothing
+    matched = chat("find something like this", photo_data_url((52, 148, 62)))
+    assert matched["intent"] == "photo_similar" and matched["results"][0]["id"] == "green-vase"
+    narrowed = chat("in red")
+    assert narrowed["intent"] == "refine" and "Narrowing the items like your photo to red" in narrowed["text"]
+    assert narrowed["results"] and all("red" in r["attributes"]["colors"] for r in narrowed["results"])
+    for message in ("don't reset my profile, show me lamps", "how do I reset my profile?", "reset my profile"):
+        assert chat(message)["liked"] == [shown[1]], message
+    assert chat("yes")["liked"] == [] and chat("undo")["liked"] == [shown[1]]
+
+
 def test_two_shoppers_never_see_each_others_likes(client):
     client.predict("oak dining table", "bea", api_name="/chat")
     client.predict("I like the first one", "bea", api_name="/chat")

@@ -19,9 +19,11 @@ from PIL import Image
 from pydantic import BaseModel
 
 from ..assistant import Assistant, Conversation, Turn, make_assistant
+from ..assistant.conversation import Change, Source
 from ..engine import Engine
 from ..errors import Vlm4recError
 from ..grounding.vlm import FallbackGrounder
+from ..image_inputs import resolve_image_argument
 from ..images import open_image
 from ..ingest_job import IngestJob
 from ..rendering import as_markdown, common_text, facts_text, names, profile_counts
@@ -82,11 +84,14 @@ def describe_result(result: ResultView, position: int) -> str:
 
 
 class ChatReply(BaseModel):
-    """The chat API's answer: the assistant's text, the results it shows (None: unchanged), what it understood."""
+    """The chat API's answer: the assistant's text, the results it shows (None: unchanged), what it
+    understood, and the shopper's liked and disliked item ids after the turn."""
 
     text: str
     results: list[ResultView] | None = None
     intent: str = ""
+    liked: list[str] = []
+    disliked: list[str] = []
 
 
 class ShopApp:
@@ -108,7 +113,8 @@ class ShopApp:
         self.job = job
         self.notice = notice
         self.thumbnails = Thumbnails(settings.home / "cache" / "thumbnails")
-        self.shop = ShopTools(engine, image_roots=[upload_folder or Path(get_upload_folder())])
+        self.upload_folder = upload_folder or Path(get_upload_folder())
+        self.shop = ShopTools(engine, image_roots=[self.upload_folder])
         self.assistant = assistant or make_assistant(self.shop, settings)
         # user -> (conversation, its lock): two calls for one shopper at once take turns, so neither
         # acts on results the other is replacing
@@ -215,8 +221,12 @@ class ShopApp:
         if conversation.selected is None or conversation.selected >= len(conversation.results):
             return "Select a result first (click its picture), then ♥ or ✕."
         result = conversation.results[conversation.selected]
+        profile = self.shop.show_profile(conversation.user_id)
+        before = {i.id: 1 for i in profile.liked} | {i.id: -1 for i in profile.disliked}
         (self.shop.like_item if like else self.shop.dislike_item)(conversation.user_id, result.id)
         verb = "Liked" if like else "Disliked"
+        undone = f"#{conversation.selected + 1} *{as_markdown(result.label)}* is no longer {verb.lower()}"
+        conversation.changes.append(Change(((result.id, before.get(result.id, 0)),), undone))  # "undo" takes it back
         return f"{verb} #{conversation.selected + 1} {as_markdown(result.label)}.\n\n" + describe_result(
             result, conversation.selected
         )
@@ -226,7 +236,8 @@ class ShopApp:
             return Turn(text="Select a result first (click its picture).")
         result = conversation.results[conversation.selected]
         found = self.shop.similar_items(item_id=result.id, k=6).results
-        conversation.results, conversation.selected = found, None
+        conversation.results, conversation.selected, conversation.pool = found, None, found
+        conversation.source = Source("similar", result.id)  # what "in blue" narrows next
         return Turn(text=f"More like *{as_markdown(result.label)}*:", results=found)
 
     # --- the chat API (for bots and tests) -------------------------------------------------------
@@ -237,7 +248,18 @@ class ShopApp:
             message: What the shopper says.
             user_id: The shopper's id; the conversation with this id continues across calls.
         """
+        return self.chat_photo_api(message, user_id, "")
+
+    def chat_photo_api(self, message: str, user_id: str, photo: str) -> ChatReply:
+        """Send one message with a photo attached, as a shopper; the same conversation as /chat.
+
+        Args:
+            message: What the shopper says about the photo ("find something like this"); may be empty.
+            user_id: The shopper's id; the conversation with this id continues across calls.
+            photo: The photo, as a data:image/...;base64 URL (or a file uploaded to this app); empty for none.
+        """
         user = validate_user_id(user_id)
+        attached = self._api_photo(photo) if photo else None
         with self._api_lock:
             entry = self._api_conversations.pop(user, None) or (Conversation(user_id=user), threading.Lock())
             self._api_conversations[user] = entry
@@ -245,5 +267,27 @@ class ShopApp:
                 self._api_conversations.popitem(last=False)
         conversation, turn_lock = entry
         with turn_lock:
-            turn = list(self.reply(conversation, message, None))[-1]
-        return ChatReply(text=turn.text, results=turn.results, intent=turn.intent)
+            turn = list(self.reply(conversation, message, attached))[-1]
+        profile = self.shop.show_profile(user)
+        return ChatReply(
+            text=turn.text,
+            results=turn.results,
+            intent=turn.intent,
+            liked=[i.id for i in profile.liked],
+            disliked=[i.id for i in profile.disliked],
+        )
+
+    def _api_photo(self, photo: str) -> str:
+        """A photo sent to the chat API as a file in the upload folder (the assistant, and a later
+        "in blue", refer to it by path; an LLM is never handed the photo's bytes as text)."""
+        found = resolve_image_argument(photo, [self.upload_folder])
+        if isinstance(found, Path):
+            return str(found)
+        folder = self.upload_folder / "chat-api"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{hashlib.sha256(found).hexdigest()[:32]}.img"
+        if not target.exists():
+            partial = target.with_suffix(f".{uuid.uuid4().hex}.part")
+            partial.write_bytes(found)
+            os.replace(partial, target)
+        return str(target)

@@ -79,7 +79,7 @@ def serve(
         app = ShopApp(engine, settings, notice=notice)
         if settings.app_catalog:
             app.job = engine.start_ingest(settings.app_catalog, limit=limit)
-        engine.warm_up_in_background()
+        engine.warm_up_in_background(then=getattr(app.assistant, "warm_up", None))
         demo = build_app(app)
         demo.queue(default_concurrency_limit=concurrency_limit)
         if block:

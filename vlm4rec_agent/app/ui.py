@@ -194,6 +194,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
         for tool in app.shop.functions():
             gr.api(json_endpoint(tool), api_name=tool.__name__)
         gr.api(json_endpoint(app.chat_api), api_name="chat", api_visibility="undocumented")
+        gr.api(json_endpoint(app.chat_photo_api), api_name="chat_photo", api_visibility="undocumented")
         gr.api(app.status_api, api_name="status", api_visibility="undocumented")  # for monitors and tests
     return demo
 
