@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import textwrap
 import threading
 import uuid
 from collections import OrderedDict
@@ -64,8 +65,16 @@ class Thumbnails:
             os.replace(partial, target)
         return str(target)
 
-    def gallery(self, results: list[ResultView]) -> list[tuple[str, str]]:
-        return [(self(r.image), f"#{r.rank} {r.label} · {r.score:.2f}") for r in results]
+    def gallery(self, results: list[ResultView], width: int = 24) -> list[tuple[str, str]]:
+        """Each result's picture and a short caption ("#1 Cotton skirt"): its rank and its title,
+        cut at a word to about ``width`` characters. No score: the selected-result panel has it,
+        with the whole title."""
+
+        def short(title: str) -> str:
+            cut = textwrap.shorten(title, width=width, placeholder="…")
+            return cut if cut != "…" else title[: width - 1] + "…"  # one word longer than the width
+
+        return [(self(r.image), f"#{r.rank} {short(r.label)}") for r in results]
 
 
 def describe_result(result: ResultView, position: int) -> str:
