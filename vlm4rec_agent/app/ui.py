@@ -24,6 +24,17 @@ EXAMPLES = [
     "recommend something for me",
 ]
 PRIVATE = {"api_visibility": "private"}
+# The page's own look, passed to ``launch(css=...)`` (Gradio 6 takes CSS there, not in Blocks).
+CSS = """
+/* Results: as tall as their rows, each caption under its picture, wrapped rather than cut. */
+#results .grid-wrap { height: auto; min-height: 0; max-height: none; overflow-y: visible; }
+#results .thumbnail-item { aspect-ratio: auto; height: 100%; display: flex; flex-direction: column; }
+#results .thumbnail-item > img { aspect-ratio: 1; height: auto; }
+#results .caption-label {
+  position: static; flex-grow: 1; max-width: none; white-space: normal; overflow: visible; text-overflow: clip;
+  overflow-wrap: anywhere; text-align: center; border: none; border-radius: 0;
+}
+"""
 
 
 def gradio_errors(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -87,7 +98,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
                 gr.Examples([{"text": e} for e in EXAMPLES], inputs=box)
             with gr.Column(scale=2):
                 gallery = gr.Gallery(
-                    label="Results", columns=3, height=420, fit_columns=False, allow_preview=False, elem_id="results"
+                    label="Results", columns=3, height="auto", fit_columns=False, allow_preview=False, elem_id="results"
                 )
                 selected = gr.Markdown("Select a result to see why it was chosen.", elem_id="selected")
                 with gr.Row():
@@ -198,4 +209,4 @@ def build_app(app: ShopApp) -> gr.Blocks:
     return demo
 
 
-__all__ = ["build_app", "describe_result", "gradio_errors", "json_endpoint"]
+__all__ = ["CSS", "build_app", "describe_result", "gradio_errors", "json_endpoint"]
