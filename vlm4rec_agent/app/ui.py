@@ -24,6 +24,7 @@ EXAMPLES = [
     "recommend something for me",
 ]
 PRIVATE = {"api_visibility": "private"}
+PICK = "Select a result to see why it was chosen."
 # The page's own look, passed to ``launch(css=...)`` (Gradio 6 takes CSS there, not in Blocks).
 CSS = """
 /* Results: as tall as their rows, each caption under its picture, wrapped rather than cut. */
@@ -100,7 +101,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
                 gallery = gr.Gallery(
                     label="Results", columns=3, height="auto", fit_columns=False, allow_preview=False, elem_id="results"
                 )
-                selected = gr.Markdown("Select a result to see why it was chosen.", elem_id="selected")
+                selected = gr.Markdown(PICK, elem_id="selected")
                 with gr.Row():
                     like = gr.Button("♥ Like", elem_id="like", variant="primary")
                     dislike = gr.Button("✕ Dislike", elem_id="dislike")
@@ -120,6 +121,11 @@ def build_app(app: ShopApp) -> gr.Blocks:
                     )
                     reset = gr.Button("Reset my profile", size="sm", elem_id="reset-profile")
         timer = gr.Timer(1.0, active=app.loading)
+
+        def new_results(results) -> gr.Gallery:
+            """The gallery showing new results, with no picture selected (the conversation's selection
+            was cleared with them)."""
+            return gr.Gallery(value=app.thumbnails.gallery(results), selected_index=None)
 
         def on_load(saved: str):
             conv = app.start(saved)
@@ -147,7 +153,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
                 results = choice = liked_items = profile_text = gr.skip()
                 if turn.results is not None and turn.results is not shown_results:
                     shown_results = turn.results
-                    results, choice = app.thumbnails.gallery(turn.results), "Select a result to see why it was chosen."
+                    results, choice = new_results(turn.results), PICK
                 if turn.profile is not None and turn.profile is not shown_profile:
                     shown_profile = turn.profile
                     liked_items, profile_text = app.profile_view(conv)
@@ -168,8 +174,9 @@ def build_app(app: ShopApp) -> gr.Blocks:
             conv = app.resume(conv, saved)
             turn = gradio_errors(app.more_like_selected)(conv)
             history = [*(history or []), {"role": "assistant", "content": turn.text}]
-            results = app.thumbnails.gallery(turn.results) if turn.results is not None else gr.skip()
-            return history, results, conv
+            if turn.results is None:
+                return history, gr.skip(), gr.skip(), conv
+            return history, new_results(turn.results), PICK, conv
 
         def on_name(new_name: str, conv):
             conv = app.resume(conv, None)
@@ -197,7 +204,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
         rated = [selected, profile_md, liked]
         like.click(lambda c, s: on_rate(c, s, True), [conversation, saved_user], rated, **PRIVATE)
         dislike.click(lambda c, s: on_rate(c, s, False), [conversation, saved_user], rated, **PRIVATE)
-        more.click(on_more, [conversation, chatbot, saved_user], [chatbot, gallery, conversation], **PRIVATE)
+        more.click(on_more, [conversation, chatbot, saved_user], [chatbot, gallery, selected, conversation], **PRIVATE)
         name.submit(on_name, [name, conversation], [conversation, saved_user, profile_md, liked], **PRIVATE)
         reset.click(on_reset, [conversation, saved_user], [profile_md, liked], **PRIVATE)
         timer.tick(on_tick, None, [status, timer], **PRIVATE)
