@@ -35,7 +35,31 @@ CSS = """
   position: static; flex-grow: 1; max-width: none; white-space: normal; overflow: visible; text-overflow: clip;
   overflow-wrap: anywhere; text-align: center; border: none; border-radius: 0;
 }
+/* A phone: one column in reading order, the results right under the chat, above the message box
+   (where the eye is after sending); the results panel shows once there are results. */
+@media (max-width: 767px) {
+  #shop { flex-direction: column; }
+  #shop > .column { display: contents; }
+  #chat { order: 1; height: min(560px, 50vh) !important; }
+  #result-panel { order: 2; }
+  #result-panel:not(:has(#results img)) { display: none; }
+  #like, #dislike, #more { padding-inline: var(--size-2); }
+  #composer { order: 3; }
+  #profile-panel { order: 4; }
+}
 """
+# On a phone new results appear between the chat and the message box, which pushes the box and
+# part of them below the screen: scroll so that both are in view, or the results alone where the
+# screen is too short (nothing moves when they are in view already).
+SHOW_RESULTS = """() => {
+  if (!window.matchMedia("(max-width: 767px)").matches) return;
+  requestAnimationFrame(() => {
+    const results = document.querySelector("#results"), box = document.querySelector("#message");
+    if (!results || !box) return;
+    const fits = box.getBoundingClientRect().bottom - results.getBoundingClientRect().top <= window.innerHeight;
+    (fits ? box : results).scrollIntoView({block: "nearest"});
+  });
+}"""
 
 
 def gradio_errors(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,29 +108,36 @@ def build_app(app: ShopApp) -> gr.Blocks:
             "# Shopping assistant\nDescribe what you want or attach a photo; like what you see; ask for recommendations."
         )
         status = gr.Markdown(elem_id="status")
-        with gr.Row():
+        with gr.Row(elem_id="shop"):
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="Chat", height=560, elem_id="chat")
-                box = gr.MultimodalTextbox(
-                    file_types=["image"],
-                    file_count="single",
-                    sources=["upload"],
-                    placeholder="e.g. show me linen summer dresses, or attach a photo and say: find something like this",
-                    label="Message",
-                    show_label=False,
-                    elem_id="message",
-                )
-                gr.Examples([{"text": e} for e in EXAMPLES], inputs=box)
+                with gr.Column(elem_id="composer"):
+                    box = gr.MultimodalTextbox(
+                        file_types=["image"],
+                        file_count="single",
+                        sources=["upload"],
+                        placeholder="e.g. show me linen summer dresses, or attach a photo and say: find something like this",
+                        label="Message",
+                        show_label=False,
+                        elem_id="message",
+                    )
+                    gr.Examples([{"text": e} for e in EXAMPLES], inputs=box)
             with gr.Column(scale=2):
-                gallery = gr.Gallery(
-                    label="Results", columns=3, height="auto", fit_columns=False, allow_preview=False, elem_id="results"
-                )
-                selected = gr.Markdown(PICK, elem_id="selected")
-                with gr.Row():
-                    like = gr.Button("♥ Like", elem_id="like", variant="primary")
-                    dislike = gr.Button("✕ Dislike", elem_id="dislike")
-                    more = gr.Button("More like this", elem_id="more")
-                with gr.Accordion("Your profile", open=True):
+                with gr.Column(elem_id="result-panel"):
+                    gallery = gr.Gallery(
+                        label="Results",
+                        columns=3,
+                        height="auto",
+                        fit_columns=False,
+                        allow_preview=False,
+                        elem_id="results",
+                    )
+                    selected = gr.Markdown(PICK, elem_id="selected")
+                    with gr.Row():
+                        like = gr.Button("♥ Like", elem_id="like", variant="primary", size="md", scale=2, min_width=0)
+                        dislike = gr.Button("✕ Dislike", elem_id="dislike", size="md", scale=2, min_width=0)
+                        more = gr.Button("More like this", elem_id="more", size="md", scale=3, min_width=0)
+                with gr.Accordion("Your profile", open=True, elem_id="profile-panel"):
                     name = gr.Textbox(label="Your name (keeps your profile across visits)", elem_id="shopper-name")
                     profile_md = gr.Markdown(elem_id="profile")
                     liked = gr.Gallery(
@@ -208,6 +239,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
         name.submit(on_name, [name, conversation], [conversation, saved_user, profile_md, liked], **PRIVATE)
         reset.click(on_reset, [conversation, saved_user], [profile_md, liked], **PRIVATE)
         timer.tick(on_tick, None, [status, timer], **PRIVATE)
+        gallery.change(None, None, None, js=SHOW_RESULTS, **PRIVATE)
 
         for tool in app.shop.functions():
             gr.api(json_endpoint(tool), api_name=tool.__name__)
