@@ -144,15 +144,20 @@ class ShopApp:
     def loading(self) -> bool:
         return self.job is not None and self.job.running
 
-    def status(self) -> str:
-        """The page's status line (cheap: the item count is at most a few seconds old, no ratings are read)."""
+    def status_parts(self) -> list[str]:
+        """The status line's parts, each a Markdown phrase, which the page shows as chips
+        (cheap: the item count is at most a few seconds old, no ratings are read)."""
         items = self.engine.item_count()
         parts = [self.grounder_line(), f"**Assistant:** {self.assistant.description}", f"**Catalog:** {items:,} items"]
         if self.job is not None and (self.job.running or self.job.error):
             parts.append(self.job.status())
         if self.notice:
             parts.append(as_markdown(self.notice))
-        return " · ".join(parts)
+        return parts
+
+    def status(self) -> str:
+        """The status line as one line of Markdown (what the status API returns)."""
+        return " · ".join(self.status_parts())
 
     def status_api(self) -> str:
         """What the page's status line says: the grounder, the assistant, the catalog and its loading."""

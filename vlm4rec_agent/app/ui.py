@@ -27,6 +27,12 @@ PRIVATE = {"api_visibility": "private"}
 PICK = "Select a result to see why it was chosen."
 # The page's own look, passed to ``launch(css=...)`` (Gradio 6 takes CSS there, not in Blocks).
 CSS = """
+/* The status line: one small labelled chip per part, not a sentence. */
+#status ul { display: flex; flex-wrap: wrap; gap: 4px 6px; list-style: none; margin: 0; padding: 0; }
+#status li {
+  margin: 0; padding: 1px 8px; font-size: var(--text-sm); border: 1px solid var(--border-color-primary);
+  border-radius: var(--radius-md); background: var(--background-fill-secondary);
+}
 /* Results: as tall as their rows, each caption under its picture, wrapped rather than cut. */
 #results .grid-wrap { height: auto; min-height: 0; max-height: none; overflow-y: visible; }
 #results .thumbnail-item { aspect-ratio: auto; height: 100%; display: flex; flex-direction: column; }
@@ -153,6 +159,9 @@ def build_app(app: ShopApp) -> gr.Blocks:
                     reset = gr.Button("Reset my profile", size="sm", elem_id="reset-profile")
         timer = gr.Timer(1.0, active=app.loading)
 
+        def status_chips() -> str:
+            return "\n".join(f"- {part}" for part in app.status_parts())
+
         def new_results(results) -> gr.Gallery:
             """The gallery showing new results, with no picture selected (the conversation's selection
             was cleared with them)."""
@@ -162,7 +171,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
             conv = app.start(saved)
             liked_items, profile_text = app.profile_view(conv)
             greeting = [{"role": "assistant", "content": app.greeting()}]
-            return conv, greeting, app.status(), profile_text, liked_items, saved or ""
+            return conv, greeting, status_chips(), profile_text, liked_items, saved or ""
 
         def on_send(message: dict, history: list, conv, saved: str):
             conv = app.resume(conv, saved)
@@ -222,7 +231,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
             return profile_text, liked_items
 
         def on_tick():
-            return app.status(), gr.Timer(active=app.loading)
+            return status_chips(), gr.Timer(active=app.loading)
 
         demo.load(on_load, [saved_user], [conversation, chatbot, status, profile_md, liked, name], **PRIVATE)
         box.submit(
