@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import textwrap
 import threading
 import uuid
 from collections import OrderedDict
@@ -66,8 +67,16 @@ class Thumbnails:
             os.replace(partial, target)
         return str(target)
 
-    def gallery(self, results: list[ResultView]) -> list[tuple[str, str]]:
-        return [(self(r.image), f"#{r.rank} {r.label} · {r.score:.2f}") for r in results]
+    def gallery(self, results: list[ResultView], width: int = 24) -> list[tuple[str, str]]:
+        """Each result's picture and a short caption ("#1 Cotton skirt"): its rank and its title,
+        cut at a word to about ``width`` characters. No score: the selected-result panel has it,
+        with the whole title."""
+
+        def short(title: str) -> str:
+            cut = textwrap.shorten(title, width=width, placeholder="…")
+            return cut if cut != "…" else title[: width - 1] + "…"  # one word longer than the width
+
+        return [(self(r.image), f"#{r.rank} {short(r.label)}") for r in results]
 
 
 def describe_result(result: ResultView, position: int) -> str:
@@ -141,15 +150,20 @@ class ShopApp:
     def loading(self) -> bool:
         return self.job is not None and self.job.running
 
-    def status(self) -> str:
-        """The page's status line (cheap: the item count is at most a few seconds old, no ratings are read)."""
+    def status_parts(self) -> list[str]:
+        """The status line's parts, each a Markdown phrase, which the page shows as chips
+        (cheap: the item count is at most a few seconds old, no ratings are read)."""
         items = self.engine.item_count()
         parts = [self.grounder_line(), f"**Assistant:** {self.assistant.description}", f"**Catalog:** {items:,} items"]
         if self.job is not None and (self.job.running or self.job.error):
             parts.append(self.job.status())
         if self.notice:
             parts.append(as_markdown(self.notice))
-        return " · ".join(parts)
+        return parts
+
+    def status(self) -> str:
+        """The status line as one line of Markdown (what the status API returns)."""
+        return " · ".join(self.status_parts())
 
     def status_api(self) -> str:
         """What the page's status line says: the grounder, the assistant, the catalog and its loading."""

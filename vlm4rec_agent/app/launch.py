@@ -69,7 +69,7 @@ def serve(
     closed; with ``block=False`` the caller stops both (``demo.close()``, ``app.close()``).
     """
     require("app", "the app")
-    from .ui import build_app
+    from .ui import CSS, build_app
 
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", ANALYTICS_EVERY)  # read when the queue is made
     engine = Engine(settings)
@@ -88,6 +88,7 @@ def serve(
             server_name=settings.app_host,
             server_port=settings.app_port,
             mcp_server=settings.mcp_server,
+            css=CSS,
             max_file_size=f"{settings.max_upload_mb}mb",
             allowed_paths=[str(app.thumbnails.folder)],  # page-sized copies only, never the catalog itself
             prevent_thread_lock=not block,

@@ -24,6 +24,48 @@ EXAMPLES = [
     "recommend something for me",
 ]
 PRIVATE = {"api_visibility": "private"}
+PICK = "Select a result to see why it was chosen."
+# The page's own look, passed to ``launch(css=...)`` (Gradio 6 takes CSS there, not in Blocks).
+CSS = """
+/* The status line: one small labelled chip per part, not a sentence. */
+#status ul { display: flex; flex-wrap: wrap; gap: 4px 6px; list-style: none; margin: 0; padding: 0; }
+#status li {
+  margin: 0; padding: 1px 8px; font-size: var(--text-sm); border: 1px solid var(--border-color-primary);
+  border-radius: var(--radius-md); background: var(--background-fill-secondary);
+}
+/* Results: as tall as their rows, each caption under its picture, wrapped rather than cut. */
+#results .grid-wrap { height: auto; min-height: 0; max-height: none; overflow-y: visible; }
+#results .thumbnail-item { aspect-ratio: auto; height: 100%; display: flex; flex-direction: column; }
+#results .thumbnail-item > img { aspect-ratio: 1; height: auto; }
+#results .caption-label {
+  position: static; flex-grow: 1; max-width: none; white-space: normal; overflow: visible; text-overflow: clip;
+  overflow-wrap: anywhere; text-align: center; border: none; border-radius: 0;
+}
+/* A phone: one column in reading order, the results right under the chat, above the message box
+   (where the eye is after sending); the results panel shows once there are results. */
+@media (max-width: 767px) {
+  #shop { flex-direction: column; }
+  #shop > .column { display: contents; }
+  #chat { order: 1; height: min(560px, 50vh) !important; }
+  #result-panel { order: 2; }
+  #result-panel:not(:has(#results img)) { display: none; }
+  #like, #dislike, #more { padding-inline: var(--size-2); }
+  #composer { order: 3; }
+  #profile-panel { order: 4; }
+}
+"""
+# On a phone new results appear between the chat and the message box, which pushes the box and
+# part of them below the screen: scroll so that both are in view, or the results alone where the
+# screen is too short (nothing moves when they are in view already).
+SHOW_RESULTS = """() => {
+  if (!window.matchMedia("(max-width: 767px)").matches) return;
+  requestAnimationFrame(() => {
+    const results = document.querySelector("#results"), box = document.querySelector("#message");
+    if (!results || !box) return;
+    const fits = box.getBoundingClientRect().bottom - results.getBoundingClientRect().top <= window.innerHeight;
+    (fits ? box : results).scrollIntoView({block: "nearest"});
+  });
+}"""
 
 
 def gradio_errors(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -72,29 +114,36 @@ def build_app(app: ShopApp) -> gr.Blocks:
             "# Shopping assistant\nDescribe what you want or attach a photo; like what you see; ask for recommendations."
         )
         status = gr.Markdown(elem_id="status")
-        with gr.Row():
+        with gr.Row(elem_id="shop"):
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="Chat", height=560, elem_id="chat")
-                box = gr.MultimodalTextbox(
-                    file_types=["image"],
-                    file_count="single",
-                    sources=["upload"],
-                    placeholder="e.g. show me linen summer dresses, or attach a photo and say: find something like this",
-                    label="Message",
-                    show_label=False,
-                    elem_id="message",
-                )
-                gr.Examples([{"text": e} for e in EXAMPLES], inputs=box)
+                with gr.Column(elem_id="composer"):
+                    box = gr.MultimodalTextbox(
+                        file_types=["image"],
+                        file_count="single",
+                        sources=["upload"],
+                        placeholder="e.g. show me linen summer dresses, or attach a photo and say: find something like this",
+                        label="Message",
+                        show_label=False,
+                        elem_id="message",
+                    )
+                    gr.Examples([{"text": e} for e in EXAMPLES], inputs=box)
             with gr.Column(scale=2):
-                gallery = gr.Gallery(
-                    label="Results", columns=3, height=420, fit_columns=False, allow_preview=False, elem_id="results"
-                )
-                selected = gr.Markdown("Select a result to see why it was chosen.", elem_id="selected")
-                with gr.Row():
-                    like = gr.Button("♥ Like", elem_id="like", variant="primary")
-                    dislike = gr.Button("✕ Dislike", elem_id="dislike")
-                    more = gr.Button("More like this", elem_id="more")
-                with gr.Accordion("Your profile", open=True):
+                with gr.Column(elem_id="result-panel"):
+                    gallery = gr.Gallery(
+                        label="Results",
+                        columns=3,
+                        height="auto",
+                        fit_columns=False,
+                        allow_preview=False,
+                        elem_id="results",
+                    )
+                    selected = gr.Markdown(PICK, elem_id="selected")
+                    with gr.Row():
+                        like = gr.Button("♥ Like", elem_id="like", variant="primary", size="md", scale=2, min_width=0)
+                        dislike = gr.Button("✕ Dislike", elem_id="dislike", size="md", scale=2, min_width=0)
+                        more = gr.Button("More like this", elem_id="more", size="md", scale=3, min_width=0)
+                with gr.Accordion("Your profile", open=True, elem_id="profile-panel"):
                     name = gr.Textbox(label="Your name (keeps your profile across visits)", elem_id="shopper-name")
                     profile_md = gr.Markdown(elem_id="profile")
                     liked = gr.Gallery(
@@ -110,11 +159,19 @@ def build_app(app: ShopApp) -> gr.Blocks:
                     reset = gr.Button("Reset my profile", size="sm", elem_id="reset-profile")
         timer = gr.Timer(1.0, active=app.loading)
 
+        def status_chips() -> str:
+            return "\n".join(f"- {part}" for part in app.status_parts())
+
+        def new_results(results) -> gr.Gallery:
+            """The gallery showing new results, with no picture selected (the conversation's selection
+            was cleared with them)."""
+            return gr.Gallery(value=app.thumbnails.gallery(results), selected_index=None)
+
         def on_load(saved: str):
             conv = app.start(saved)
             liked_items, profile_text = app.profile_view(conv)
             greeting = [{"role": "assistant", "content": app.greeting()}]
-            return conv, greeting, app.status(), profile_text, liked_items, saved or ""
+            return conv, greeting, status_chips(), profile_text, liked_items, saved or ""
 
         def on_send(message: dict, history: list, conv, saved: str):
             conv = app.resume(conv, saved)
@@ -136,7 +193,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
                 results = choice = liked_items = profile_text = gr.skip()
                 if turn.results is not None and turn.results is not shown_results:
                     shown_results = turn.results
-                    results, choice = app.thumbnails.gallery(turn.results), "Select a result to see why it was chosen."
+                    results, choice = new_results(turn.results), PICK
                 if turn.profile is not None and turn.profile is not shown_profile:
                     shown_profile = turn.profile
                     liked_items, profile_text = app.profile_view(conv)
@@ -157,8 +214,9 @@ def build_app(app: ShopApp) -> gr.Blocks:
             conv = app.resume(conv, saved)
             turn = gradio_errors(app.more_like_selected)(conv)
             history = [*(history or []), {"role": "assistant", "content": turn.text}]
-            results = app.thumbnails.gallery(turn.results) if turn.results is not None else gr.skip()
-            return history, results, conv
+            if turn.results is None:
+                return history, gr.skip(), gr.skip(), conv
+            return history, new_results(turn.results), PICK, conv
 
         def on_name(new_name: str, conv):
             conv = app.resume(conv, None)
@@ -173,7 +231,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
             return profile_text, liked_items
 
         def on_tick():
-            return app.status(), gr.Timer(active=app.loading)
+            return status_chips(), gr.Timer(active=app.loading)
 
         demo.load(on_load, [saved_user], [conversation, chatbot, status, profile_md, liked, name], **PRIVATE)
         box.submit(
@@ -186,10 +244,11 @@ def build_app(app: ShopApp) -> gr.Blocks:
         rated = [selected, profile_md, liked]
         like.click(lambda c, s: on_rate(c, s, True), [conversation, saved_user], rated, **PRIVATE)
         dislike.click(lambda c, s: on_rate(c, s, False), [conversation, saved_user], rated, **PRIVATE)
-        more.click(on_more, [conversation, chatbot, saved_user], [chatbot, gallery, conversation], **PRIVATE)
+        more.click(on_more, [conversation, chatbot, saved_user], [chatbot, gallery, selected, conversation], **PRIVATE)
         name.submit(on_name, [name, conversation], [conversation, saved_user, profile_md, liked], **PRIVATE)
         reset.click(on_reset, [conversation, saved_user], [profile_md, liked], **PRIVATE)
         timer.tick(on_tick, None, [status, timer], **PRIVATE)
+        gallery.change(None, None, None, js=SHOW_RESULTS, **PRIVATE)
 
         for tool in app.shop.functions():
             gr.api(json_endpoint(tool), api_name=tool.__name__)
@@ -199,4 +258,4 @@ def build_app(app: ShopApp) -> gr.Blocks:
     return demo
 
 
-__all__ = ["build_app", "describe_result", "gradio_errors", "json_endpoint"]
+__all__ = ["CSS", "build_app", "describe_result", "gradio_errors", "json_endpoint"]
