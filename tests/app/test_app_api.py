@@ -50,14 +50,6 @@ def test_a_conversation_over_the_chat_api(client):
     assert reply["intent"] == "recommend" and reply["results"] and "you liked" in reply["results"][0]["explanation"]
 
 
-def photo_data_url(colour: tuple[int, int, int]) -> str:
-    image = Image.new("RGB", (160, 160), (255, 255, 255))
-    image.paste(colour, (32, 32, 128, 128))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
 def test_a_conversation_with_a_like_by_reference_a_photo_refinement_and_a_reset_that_waits(client):
     def chat(message: str, photo: str = "") -> dict:
         if photo:
