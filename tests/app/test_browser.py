@@ -90,8 +90,8 @@ def test_a_shopper_searches_uploads_a_photo_likes_and_sees_the_profile(running_a
     send(page, "show me dresses")
     page.wait_for_function("document.querySelectorAll('#results img').length >= 6", timeout=30000)
     chat = page.locator("#chat")
-    page.wait_for_function("document.querySelector('#chat').innerText.includes('Matches your search')", timeout=30000)
-    assert "Searching for “dresses”" in chat.inner_text()
+    page.wait_for_function("document.querySelector('#chat').innerText.trim().endsWith('not leather.')", timeout=30000)
+    assert "Searching for “dresses”" in chat.inner_text() and "Linen dress — red" in chat.inner_text()
     assert_results_fit(page.evaluate(LAYOUT))
     page.locator("#results img").first.click()
     page.wait_for_function("document.querySelector('#selected').innerText.includes('Why:')", timeout=15000)
@@ -101,7 +101,10 @@ def test_a_shopper_searches_uploads_a_photo_likes_and_sees_the_profile(running_a
     page.locator("#message input[type=file]").set_input_files(str(photo))
     send(page, "find something like this")
     page.wait_for_function("document.querySelector('#chat').innerText.includes('Items like it')", timeout=30000)
-    page.wait_for_function("document.querySelector('#chat').innerText.trim().endsWith('not leather.')", timeout=30000)
+    page.wait_for_function(  # the photo's result lines, after its lead
+        "(t => t.slice(t.lastIndexOf('Items like it')).includes('Vase'))(document.querySelector('#chat').innerText)",
+        timeout=30000,
+    )
     assert "Your photo looks like" in chat.inner_text() and "Items like it" in chat.inner_text()
     page.wait_for_function("document.querySelector('#results .caption-label')?.innerText === '#1 Vase'")
     layout = page.evaluate(LAYOUT)

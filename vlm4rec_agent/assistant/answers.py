@@ -56,7 +56,7 @@ def listing(results: list[ResultView]) -> str:
         lines.append(f"{i}. **{name(r)}**{detail}{off}")
     if shared:
         common = ", ".join(as_markdown(v) for _, v in shared[:4])
-        lines.append(f"All of them: {common}.")
+        lines.append(f"\nAll of them: {common}.")  # a paragraph of its own, not part of the last item
     return "\n".join(lines)
 
 
