@@ -35,6 +35,9 @@ CLOSE = 0.08
 _CLEARING = re.compile(
     r"\b(reset\w*|clear\w*|wip(e|ing)|delet\w*|eras\w*|forget\w*|remov\w*|empty\w*|get rid|start\w* (over|again|afresh)|restart\w*)\b"
 )
+_READABLE = re.compile(r"[a-z0-9?]")
+_LIKING_MARKS = ("👍", "❤", "😍", "🔥", "💯", "♥", "👌", "🥰")
+_DISLIKING_MARKS = ("👎", "🤮", "🤢", "😬", "❌", "🙅")
 _LIKING = re.compile(r"\b(like|love|want|fancy|keen|care for|favou?rite|keep|take)\b")
 
 
@@ -79,6 +82,8 @@ class Understanding:
             return self._photo(text)
         if not text:
             return Intent("help")
+        if not _READABLE.search(text):  # emoji, or a script the English encoder cannot read
+            return self._unreadable(text, context)
         kept, note = self._without_negated_clearing(text)
         if not kept:
             return Intent("cancel", note=note)
@@ -118,6 +123,15 @@ class Understanding:
             query, excluded = slots.search_text(text)
             return Intent(kind, query=query, exclude=excluded, confidence=confidence, note=note)
         return Intent(kind, confidence=confidence, note=note)
+
+    def _unreadable(self, text: str, context: Context) -> Intent:
+        """A message with no letters the classifier reads: a thumb or a heart rates what is on
+        screen; anything else is searched for, and the search says when nothing fits."""
+        if context.results and any(mark in text for mark in _LIKING_MARKS):
+            return Intent("like", refs=[SELECTED])
+        if context.results and any(mark in text for mark in _DISLIKING_MARKS):
+            return Intent("dislike", refs=[SELECTED])
+        return Intent("search", query=text)
 
     def _photo(self, text: str) -> Intent:
         if not text:
