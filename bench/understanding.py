@@ -1,6 +1,6 @@
 """How well, and how fast, the offline assistant reads shoppers' messages.
 
-    python bench/understanding.py [--turns ../shared/data/clothing/labels.csv]
+    python bench/understanding.py [--before 0bdc199] [--turns ../shared/data/clothing/labels.csv]
 
 Reads the labelled sets in tests/assistant/data: ``messages_tune.jsonl`` (written with the
 classifier's examples), ``messages_dev.jsonl`` (written apart, by someone who saw neither the
@@ -9,6 +9,11 @@ same way and never tuned on), and prints for each: intent accuracy with a bootst
 intent, slot accuracy (references, wanted and excluded words, the search text) on the messages
 whose intent was read right, the confusions left, how often it asked instead of acting, and the
 destructive readings (a clearing intent read into a message that did not ask for one).
+
+``--before COMMIT`` also scores the regular expressions that read messages up to that commit
+(``vlm4rec_agent/assistant/understanding.py`` there, e.g. ``0bdc199``): accuracy on every message,
+and on the 14 intents they knew (they had no confirm, cancel or undo), and how many messages that
+did not ask for it would have wiped the profile.
 
 Then the cost: milliseconds to read a message (p50, p99), and, with ``--turns CATALOG``, whole
 offline turns (reading and acting: search, refine, like, why...) on a store of that catalog's
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -54,6 +60,42 @@ def report(name: str, result) -> None:
         print(f"  wrong  {row[0]}: {row[1]!r} expected {row[2]}, read {row[3]}")
     for row in result.slot_misses:
         print(f"  slots  {row[0]}: {row[1]!r}: {row[2]}")
+
+
+def before(commit: str) -> None:
+    """The regular-expression reader of an earlier commit, on the same labelled sets."""
+    import subprocess
+    import types
+
+    import numpy as np
+
+    from vlm4rec_agent.evaluation.stats import bootstrap
+    from vlm4rec_agent.evaluation.understanding_eval import read_labelled
+
+    source = subprocess.run(
+        ["git", "show", f"{commit}:vlm4rec_agent/assistant/understanding.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.replace("from ..grounding.vocabulary", "from vlm4rec_agent.grounding.vocabulary")
+    old = types.ModuleType("understanding_before")
+    sys.modules[old.__name__] = old  # its dataclasses look their module up
+    exec(compile(source, f"{commit}:understanding.py", "exec"), old.__dict__)
+    known = set(old.Kind.__args__)
+    print(f"\n## before: the regular expressions of {commit}")
+    for file, part in SETS.values():
+        rows = read_labelled(DATA / file)
+        read = [old.understand(r.message, bool(r.context.results), bool(r.context.query or r.context.source),
+                               r.context.photo) for r in rows]  # fmt: skip
+        right = np.array([i.kind == r.intent for i, r in zip(read, rows)], dtype=float)
+        knew = np.array([i.kind == r.intent for i, r in zip(read, rows) if r.intent in known], dtype=float)
+        wiped = sum(i.kind == "reset_profile" and r.intent != "reset_profile" for i, r in zip(read, rows))
+        every, of_known = bootstrap(right), bootstrap(knew)
+        print(
+            f"{file} ({part}): intent accuracy {every.mean:.3f} ({every.low:.3f}-{every.high:.3f}); on the "
+            f"{len(known)} intents it knew {of_known.mean:.3f} ({of_known.low:.3f}-{of_known.high:.3f}, {len(knew)} "
+            f"messages); the profile wiped on {wiped} messages that did not ask for it"
+        )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -92,6 +134,7 @@ def main() -> None:
     parser.add_argument("--turns", help="a catalog to time whole turns on (e.g. ../shared/data/clothing/labels.csv)")
     parser.add_argument("--limit", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--before", metavar="COMMIT", help="also score the regular expressions of this commit")
     parser.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS), help="which labelled sets")
     args = parser.parse_args()
 
@@ -116,6 +159,8 @@ def main() -> None:
         f"\nreading a message: p50 {statistics.median(ms):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms "
         f"over {len(ms)} messages"
     )
+    if args.before:
+        before(args.before)
     if args.turns:
         turns(args.turns, args.limit, args.rounds)
 
