@@ -235,15 +235,21 @@ class ShopApp:
         if conversation.selected is None or conversation.selected >= len(conversation.results):
             return "Select a result first (click its picture), then ♥ or ✕."
         result = conversation.results[conversation.selected]
-        profile = self.shop.show_profile(conversation.user_id)
-        before = {i.id: 1 for i in profile.liked} | {i.id: -1 for i in profile.disliked}
-        (self.shop.like_item if like else self.shop.dislike_item)(conversation.user_id, result.id)
         verb = "Liked" if like else "Disliked"
         undone = f"#{conversation.selected + 1} *{as_markdown(result.label)}* is no longer {verb.lower()}"
-        conversation.changes.append(Change(((result.id, before.get(result.id, 0)),), undone))  # "undo" takes it back
+        change = Change.of(self.shop.show_profile(conversation.user_id), undone, [result.id])
+        (self.shop.like_item if like else self.shop.dislike_item)(conversation.user_id, result.id)
+        conversation.changes.append(change)  # "undo" in the chat takes it back
         return f"{verb} #{conversation.selected + 1} {as_markdown(result.label)}.\n\n" + describe_result(
             result, conversation.selected
         )
+
+    def reset_profile(self, conversation: Conversation) -> None:
+        """The page's reset button: every rating forgotten, and "undo" in the chat brings them back."""
+        profile = self.shop.show_profile(conversation.user_id)
+        change = Change.of(profile, f"your {len(profile.liked) + len(profile.disliked)} ratings are back")
+        self.shop.reset_profile(conversation.user_id)
+        conversation.changes.append(change)
 
     def more_like_selected(self, conversation: Conversation) -> Turn:
         if conversation.selected is None or conversation.selected >= len(conversation.results):

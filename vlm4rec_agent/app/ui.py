@@ -226,7 +226,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
 
         def on_reset(conv, saved: str):
             conv = app.resume(conv, saved)
-            app.shop.reset_profile(conv.user_id)
+            app.reset_profile(conv)
             liked_items, profile_text = app.profile_view(conv)
             return profile_text, liked_items
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import InvalidInputError
 from ..text_input import clean_bounded
 from ..views import ProfileView, ResultView
+
+if TYPE_CHECKING:
+    from .understanding import Intent
 
 MAX_MESSAGE_CHARS = 2000  # a shopper's message; longer ones are refused before any parsing
 
@@ -42,6 +45,14 @@ class Change:
     before: tuple[tuple[str, int], ...]
     undone: str
 
+    @classmethod
+    def of(cls, profile: ProfileView, undone: str, item_ids: Sequence[str] | None = None) -> Change:
+        """The change about to be made to ``item_ids`` (None: every rated item, as a reset does),
+        from the profile before it."""
+        ratings = {i.id: 1 for i in profile.liked} | {i.id: -1 for i in profile.disliked}
+        ids = list(ratings) if item_ids is None else item_ids
+        return cls(tuple((i, ratings.get(i, 0)) for i in ids), undone)
+
 
 @dataclass
 class Conversation:
@@ -56,7 +67,7 @@ class Conversation:
     messages: list[Any] = field(default_factory=list)  # an LLM assistant's history
     source: Source | None = None
     pool: list[ResultView] = field(default_factory=list)  # the candidates behind the results shown
-    pending: Any = None  # what a "yes" would do: the offline assistant's reading it asked about
+    pending: Intent | None = None  # what a "yes" would do: the offline assistant's reading it asked about
     changes: list[Change] = field(default_factory=list)  # rating changes "undo" can take back, latest last
     hinted: bool = False  # whether the follow-ups a shopper can say were shown once
 

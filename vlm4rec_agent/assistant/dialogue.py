@@ -236,18 +236,14 @@ class DialogueManager:
 
     # --- ratings and their undo ------------------------------------------------------------------
     def _rate(self, c: Conversation, intent: Intent, like: bool) -> Turn:
-        before = self._ratings(c.user_id)
         picked = [self._pick(c, ref) for ref in intent.refs]  # every reference is checked before any rating
+        rated = " and ".join(f"#{i + 1} *{answers.name(r)}*" for i, r in picked)
+        undone = f"{rated} {'is' if len(picked) == 1 else 'are'} no longer {'liked' if like else 'disliked'}"
+        change = Change.of(self.tools.show_profile(c.user_id), undone, [r.id for _, r in picked])
         profile = None
         for _, result in picked:
             profile = (self.tools.like_item if like else self.tools.dislike_item)(c.user_id, result.id)
-        rated = " and ".join(f"#{i + 1} *{answers.name(r)}*" for i, r in picked)
-        c.changes.append(
-            Change(
-                tuple((r.id, before.get(r.id, 0)) for _, r in picked),
-                f"{rated} {'is' if len(picked) == 1 else 'are'} no longer {'liked' if like else 'disliked'}",
-            )
-        )
+        c.changes.append(change)
         verb = "Liked" if like else "Noted that you dislike"
         tail = " Say *recommend* for picks based on your likes." if like else " Similar items will rank lower."
         return Turn(text=f"{verb} {rated}. {_profile_line(profile)}{tail}", profile=profile)
@@ -257,10 +253,6 @@ class DialogueManager:
 
     def _dislike(self, c: Conversation, intent: Intent) -> Turn:
         return self._rate(c, intent, like=False)
-
-    def _ratings(self, user: str) -> dict[str, int]:
-        profile = self.tools.show_profile(user)
-        return {i.id: 1 for i in profile.liked} | {i.id: -1 for i in profile.disliked}
 
     def _undo(self, c: Conversation, intent: Intent) -> Turn:
         if not c.changes:
@@ -288,10 +280,11 @@ class DialogueManager:
         )
 
     def _forget_profile(self, c: Conversation) -> Turn:
-        before = self._ratings(c.user_id)
+        profile = self.tools.show_profile(c.user_id)
+        n = len(profile.liked) + len(profile.disliked)
+        change = Change.of(profile, f"your {_count(n, 'rating')} {'is' if n == 1 else 'are'} back")
         removed = self.tools.reset_profile(c.user_id).removed
-        back = f"your {_count(len(before), 'rating')} {'is' if len(before) == 1 else 'are'} back"
-        c.changes.append(Change(tuple(before.items()), back))
+        c.changes.append(change)
         return Turn(
             text=f"Your profile is reset: {_count(removed, 'rating')} forgotten. Say *undo* to bring them back.",
             profile=self.tools.show_profile(c.user_id),

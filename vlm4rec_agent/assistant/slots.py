@@ -56,12 +56,20 @@ _REQUEST = re.compile(r"^\s*(?:(?:can|could|would|will) (?:you|u|we)|please|pls)
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]+)[\"“”«»]|'([^']{3,})'")
 _CLAUSE = re.compile(r"\s*(?:[,;.!?]+|\bbut\b|\band then\b|\bjust\b|\binstead\b)\s*")
 
-_EXCLUDE = re.compile(
-    r"(?:\b(?:not|no(?!\.?\s*\d)|without|avoid|except|excluding|but not|nothing in|none in|nothing(?: with)?|anything but|"
-    r"other than|apart from|instead of|rather than|skip(?: anything| the)?|exclude(?: the| anything)?|never|no more|"
-    r"(?:do not|don'?t|dont) (?:want|like|need|fancy)(?: any)?|(?:that|which) (?:are not|is not|aren'?t|isn'?t))|\bw/o)\s+(?!to\b|for\b|wait\b|worries\b|need\b|problem\b|a fan\b|keen\b|sure\b|so\b|too\b|that\b|this\b|those\b|these\b|them\b|one\b|"
-    r"it\b|#)([a-z][a-z' -]*?)(?=$|[^a-z' -]|\s+(?:and|but|please|pls|plz|ones?|thanks|thx|though|instead)\b)"
+# "not leather", "no floral ones", "anything but black", "oak instead of white", "w/o logos", "that aren't black"
+_EXCLUDE_LEAD = (
+    r"(?:\b(?:not|no(?!\.?\s*\d)|without|avoid|except|excluding|but not|nothing in|none in|nothing(?: with)?|"
+    r"anything but|other than|apart from|instead of|rather than|skip(?: anything| the)?|exclude(?: the| anything)?|"
+    r"never|no more|(?:do not|don'?t|dont) (?:want|like|need|fancy)(?: any)?|"
+    r"(?:that|which) (?:are not|is not|aren'?t|isn'?t))|\bw/o)\s+"
 )
+# ... but not "not for me", "no wait", "not a fan of it", "not #2": those name no attribute
+_NOT_EXCLUDED = (
+    r"(?!to\b|for\b|wait\b|worries\b|need\b|problem\b|a fan\b|keen\b|sure\b|so\b|too\b|that\b|this\b|those\b|"
+    r"these\b|them\b|one\b|it\b|#)"
+)
+_EXCLUDED = r"([a-z][a-z' -]*?)(?=$|[^a-z' -]|\s+(?:and|but|please|pls|plz|ones?|thanks|thx|though|instead)\b)"
+_EXCLUDE = re.compile(_EXCLUDE_LEAD + _NOT_EXCLUDED + _EXCLUDED)
 # a count at the head of a search ("6 dining chairs", "3 pairs of socks"), but not a measure ("2 seater sofa")
 _COUNT = re.compile(
     r"^(?:\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|a couple of|a pair of)\s+(?:pairs? of\s+|sets? of\s+)?"
