@@ -203,3 +203,20 @@ def test_a_photo_the_heads_abstain_on_is_said_to_be_unlike_the_catalog():
     taught = record.model_copy(update={"evidence": {"learned": {"category": {"value": "dress"}}},
                                        "attributes": Attributes(category="dress")})  # fmt: skip
     assert "taught by this catalog's photos" in Dialogue._looks(taught)
+
+
+def test_a_new_value_of_a_field_replaces_the_old_one_and_asking_again_takes_an_avoidance_back():
+    from vlm4rec_agent.assistant.dialogue import _narrowed
+
+    assert _narrowed(["blue", "cotton"], ["leather"], ["red"], []) == (["cotton", "red"], ["leather"])
+    assert _narrowed(["blue"], [], [], ["blue"]) == ([], ["blue"])
+    assert _narrowed([], ["black"], ["black"], []) == (["black"], [])
+    assert _narrowed(["cheaper looking"], [], ["blue"], []) == (["cheaper looking", "blue"], [])
+
+
+def test_in_blue_then_what_about_red_shows_red_things(assistant):
+    c = Conversation(user_id="ida")
+    assistant.respond(c, "show me dresses")
+    assistant.respond(c, "in blue")
+    turn = assistant.respond(c, "what about red?")
+    assert turn.intent == "refine" and "to red." in turn.text and ids(turn)[0] == "red-dress"

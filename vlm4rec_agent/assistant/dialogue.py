@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from ..errors import NotFoundError, Vlm4recError
 from ..explain import values_match
 from ..grounding.schema import GroundingRecord, distinct_colours
+from ..grounding.vocabulary import load_vocabulary
 from ..rendering import as_markdown, facts_text, names, profile_summary
 from ..tools import ShopTools
 from ..views import ProfileView, ResultPage, ResultView
@@ -79,6 +80,21 @@ def _hard_and_soft(include: list[str]) -> tuple[list[str], list[str]]:
     looking": an ordering by closeness)."""
     hard = [t for t in include if slots.attribute_terms(t)]
     return hard, [t for t in include if t not in hard]
+
+
+def _fields(term: str) -> set[str]:
+    return {f for f in slots.ATTRIBUTE_FIELDS if load_vocabulary().find(f, term)}
+
+
+def _narrowed(include: list[str], exclude: list[str], wanted: list[str], avoided: list[str]):
+    """What a refinement asks for after the ones before it: a new value of a field replaces the
+    old one ("in blue", then "what about red": red, not blue and red), and asking for what was
+    avoided (or avoiding what was asked for) takes the earlier word back."""
+    replaced = set().union(*(_fields(w) for w in wanted)) if wanted else set()
+    kept = [i for i in include if i not in avoided and not (_fields(i) & replaced)]
+    include = kept + [w for w in wanted if w not in kept]
+    exclude = [e for e in exclude if e not in wanted] + [a for a in avoided if a not in exclude]
+    return include, list(dict.fromkeys(exclude))
 
 
 class DialogueManager:
@@ -182,8 +198,7 @@ class DialogueManager:
         return self._show(c, lead, kept, Source("search", c.query), page.note)
 
     def _refine(self, c: Conversation, intent: Intent) -> Turn:
-        c.include += [i for i in intent.include if i not in c.include]
-        c.exclude += [e for e in intent.exclude if e not in c.exclude]
+        c.include, c.exclude = _narrowed(c.include, c.exclude, intent.include, intent.exclude)
         asked = ", ".join(c.include)
         avoiding = f"avoiding {', '.join(c.exclude)}" if c.exclude else ""
         words = as_markdown(", ".join(p for p in (f"to {asked}" if asked else "", avoiding) if p))
