@@ -160,3 +160,32 @@ def test_intent_accuracy_on_the_labelled_sets(understanding, name, least):
     result = score(understanding, read_labelled(DATA / f"messages_{name}.jsonl"))
     assert result.accuracy >= least, result.wrong
     assert result.destructive == [], "a clearing intent was read into a message that did not ask for it"
+
+
+def test_the_examples_vectors_are_cached_and_a_damaged_cache_is_made_again(encoder, tmp_path):
+    from vlm4rec_agent.assistant.intent_model import IntentModel
+
+    class Counting:
+        name, dim = encoder.name, encoder.dim
+
+        def __init__(self):
+            self.texts = 0
+
+        def encode(self, texts):
+            self.texts += len(texts)
+            return encoder.encode(texts)
+
+    examples = Examples.parse("[search]\nshow me dresses\nred lamps\n[greet]\nhello\nthanks\n", "tiny.txt")
+    first = Counting()
+    assert (
+        max(IntentModel(first, examples, tmp_path).probabilities("hi there").items(), key=lambda kv: kv[1])[0]
+        == "greet"
+    )
+    assert first.texts == 4 + 1 and len(list(tmp_path.glob("*.npy"))) == 1
+    again = Counting()
+    IntentModel(again, examples, tmp_path).probabilities("hi")
+    assert again.texts == 1  # only the message: the examples' vectors came from the cache
+    next(tmp_path.glob("*.npy")).write_bytes(b"not an array")
+    damaged = Counting()
+    IntentModel(damaged, examples, tmp_path).probabilities("hi")
+    assert damaged.texts == 4 + 1
