@@ -220,3 +220,11 @@ def test_in_blue_then_what_about_red_shows_red_things(assistant):
     assistant.respond(c, "in blue")
     turn = assistant.respond(c, "what about red?")
     assert turn.intent == "refine" and "to red." in turn.text and ids(turn)[0] == "red-dress"
+
+
+def test_a_refined_search_drops_the_value_it_replaces():
+    from vlm4rec_agent.assistant.dialogue import _without_replaced
+
+    assert _without_replaced("white bedside lamps", ["black"]) == "bedside lamps"
+    assert _without_replaced("white linen dresses", ["cotton"]) == "white dresses"
+    assert _without_replaced("white linen dresses", ["cheaper looking"]) == "white linen dresses"

@@ -73,7 +73,7 @@ def why(index: int, result: ResultView, against_likes: str = "") -> str:
         lines.append("Also grounded from its photo and text: " + "; ".join(
             f"{label}: {as_markdown(', '.join(values))}" for label, values in rest
         ) + ".")  # fmt: skip
-    if against_likes and against_likes.strip() != result.explanation.strip():
+    if against_likes and against_likes.strip().rstrip(".") not in result.explanation:  # said already
         lines.append("Against your likes: " + as_markdown(against_likes))
     if result.attributes.description:
         lines.append(f"*{as_markdown(result.attributes.description)}*")

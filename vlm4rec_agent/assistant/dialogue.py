@@ -97,6 +97,18 @@ def _narrowed(include: list[str], exclude: list[str], wanted: list[str], avoided
     return include, list(dict.fromkeys(exclude))
 
 
+def _without_replaced(query: str, include: list[str]) -> str:
+    """The search's words without the values a refinement replaces: "white bedside lamps" narrowed
+    to black searches "bedside lamps black", not for lamps both white and black."""
+    replaced = set().union(*(_fields(i) for i in include)) if include else set()
+    vocab = load_vocabulary()
+    for field in replaced:
+        for value in vocab.find(field, query):
+            if value not in include:
+                query = re.sub(rf"\b{re.escape(value)}\b", " ", query, flags=re.IGNORECASE)
+    return " ".join(query.split())
+
+
 class DialogueManager:
     """The offline assistant (see the module's docstring)."""
 
@@ -207,6 +219,7 @@ class DialogueManager:
         if source.kind == "search":
             # a text search is narrowed by searching again with the words added: the engine reads
             # "summer dresses blue" as dresses of that colour, from the whole catalog
+            c.query = _without_replaced(c.query, c.include) or c.query
             page = self.tools.search_catalog(" ".join([c.query, *c.include]), k=POOL, user_id=c.user_id)
             pool, lead, note = page.results, f"Narrowing “{as_markdown(c.query)}” {words}.", page.note
         else:
@@ -216,6 +229,11 @@ class DialogueManager:
         if hard and not matching and kept:
             lead += f"\nNone of them is {as_markdown(' and '.join(hard))}; these are the closest."
             matching = kept
+        elif hard and source.kind == "search" and any(r.fits is False for r in matching[:SHOWN]):
+            # the engine's note counted the type before the filter: say how many are left after it
+            fit = sum(r.fits is not False for r in matching)
+            kind = page.understood.category if page.understood else ""
+            note = f"Only {fit} {kind or 'matching'} item{'s' * (fit != 1)} {'is' if fit == 1 else 'are'} {' and '.join(hard)}; the others shown are other types."
         if soft and source.kind != "search" and matching:
             close = self.tools.engine.closeness(" ".join(soft), [r.id for r in matching])
             matching = sorted(matching, key=lambda r: -close.get(r.id, -1.0))
