@@ -228,3 +228,15 @@ def test_a_refined_search_drops_the_value_it_replaces():
     assert _without_replaced("white bedside lamps", ["black"]) == "bedside lamps"
     assert _without_replaced("white linen dresses", ["cotton"]) == "white dresses"
     assert _without_replaced("white linen dresses", ["cheaper looking"]) == "white linen dresses"
+
+
+def test_two_requests_in_one_message_are_both_done_in_order(assistant, loaded_engine):
+    c = Conversation(user_id="jo")
+    assistant.respond(c, "show me dresses")
+    first, second = c.results[0], c.results[1]
+    turn = assistant.respond(c, "I like #1, then more like #2")
+    assert turn.intent == "like" and liked(loaded_engine, "jo") == [first.id]
+    assert f"Liked #1 *{first.title}*" in turn.text and f"More like #2 *{second.title}*" in turn.text
+    assert turn.results and second.id not in ids(turn)  # what is on screen now: the items like #2
+    turn = assistant.respond(c, "show me dresses, not silk")  # one search that avoids silk, not two requests
+    assert turn.intent == "search" and "blue-dress" not in ids(turn) and turn.text.count("Searching") == 1

@@ -150,16 +150,23 @@ class DialogueManager:
             pending=pending.kind if pending is not None else None,
         )
         intent = self.understanding.read(message, context)
-        try:
-            turn = self._act(c, intent, photo, pending)
-        except NotFoundError as error:
-            turn = Turn(text=f"{error}.")
-        except Vlm4recError as error:
-            turn = Turn(text=f"Sorry, I could not do that: {error}.")
+        turn = self._carry_out(c, intent, photo, pending)
+        if intent.then is not None:  # "I like #2, then show me blue ones": the second request after the first
+            more = self._carry_out(c, intent.then, None, None)
+            results = more.results if more.results is not None else turn.results
+            turn = Turn(text=f"{turn.text}\n\n{more.text}", results=results, profile=more.profile or turn.profile)
         if intent.note:
             turn.text = f"({as_markdown(intent.note[0].upper() + intent.note[1:])}.) {turn.text}"
         turn.intent = intent.kind
         return turn
+
+    def _carry_out(self, c: Conversation, intent: Intent, photo: str | None, pending: Intent | None) -> Turn:
+        try:
+            return self._act(c, intent, photo, pending)
+        except NotFoundError as error:
+            return Turn(text=f"{error}.")
+        except Vlm4recError as error:
+            return Turn(text=f"Sorry, I could not do that: {error}.")
 
     def _act(self, c: Conversation, intent: Intent, photo: str | None, pending: Intent | None) -> Turn:
         if intent.kind == "confirm":

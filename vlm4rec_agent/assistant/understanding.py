@@ -30,6 +30,11 @@ __all__ = ["LAST", "SELECTED", "Context", "Intent", "Understanding", "understand
 PHOTO_INTENTS = ("photo_similar", "photo_complement")
 REFERRING = ("like", "dislike", "why", "similar")
 FORGETTING = ("reset_profile", "reset")  # readings that clear something, checked for negations and questions
+# a second request in one message: what may be chained, how sure the classifier must be of it, and
+# what parts a message: "; ", ". ", ", then", ", now", " and then"
+CHAINABLE = ("search", "refine", "like", "dislike", "why", "similar", "recommend", "profile")
+CHAINED = 0.6
+_THEN = re.compile(r"\s*(?:[;.!?]+\s+|,\s*(?:and\s+)?(?:then|now|also)\b\s*|\s+(?:and then|and now|then)\s+)")
 CONFIDENT = 0.35  # below this, or close to a different second reading, the assistant asks
 CLOSE = 0.08
 _CLEARING = re.compile(
@@ -64,6 +69,7 @@ class Intent:
     readings: list[Intent] = field(default_factory=list)
     note: str = ""  # why a reading was set aside ("a question, so nothing was reset")
     text: str = ""  # the message as read (normalised)
+    then: Intent | None = None  # a second request in the same message, done after this one
 
 
 class Understanding:
@@ -87,6 +93,9 @@ class Understanding:
         kept, note = self._without_negated_clearing(text)
         if not kept:
             return Intent("cancel", note=note)
+        chained = self._chained(kept, context, note)
+        if chained is not None:
+            return chained
         probabilities = self.model.probabilities(kept)
         ranked = sorted(probabilities, key=probabilities.get, reverse=True)
         kind, confidence = ranked[0], probabilities[ranked[0]]
@@ -100,6 +109,25 @@ class Understanding:
             readings = [self.slots(k, kept, context, probabilities[k]) for k in (kind, second)]
             return Intent("clarify", confidence=confidence, readings=readings, note=note)
         return self.slots(kind, kept, context, confidence, note)
+
+    def _chained(self, text: str, context: Context, note: str) -> Intent | None:
+        """Two requests in one message ("I like #2, then show me blue ones"): each clause read on its
+        own, the first done first and the second riding along as ``then``; only when the classifier
+        is sure of both, the first is an action, and the second acts on what the first shows
+        (never a clearing). None when the message is one request."""
+        parts = [p for p in _THEN.split(text) if p and p.strip(" ,.!?")]
+        if len(parts) != 2 or min(len(p.split()) for p in parts) < 2:
+            return None
+        first, second = (self.model.probabilities(p) for p in parts)
+        kind, after = max(first, key=first.get), max(second, key=second.get)
+        if first[kind] < CHAINED or second[after] < CHAINED or kind not in CHAINABLE or after not in CHAINABLE:
+            return None
+        if after == kind or (kind == "search" and after == "refine"):
+            return None  # "dresses, not leather" is one search that avoids leather
+        intent = self.slots(kind, parts[0], context, first[kind], note)
+        shown = Context(results=max(context.results, 1), source=context.source or "search", query=context.query)
+        intent.then = self.slots(after, parts[1], shown, second[after])
+        return intent
 
     def slots(self, kind: str, text: str, context: Context, confidence: float = 1.0, note: str = "") -> Intent:
         """The intent ``kind`` with the details ``text`` gives it."""
