@@ -23,6 +23,10 @@ from .errors import InvalidInputError
 MAX_IMAGE_BYTES = 15 * 1024 * 1024
 URL_TIMEOUT = 10.0  # seconds for a whole download, and for each step of it
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# IPv6 forms that carry an IPv4 address Python's is_global does not look into: IPv4-compatible
+# (::a.b.c.d, deprecated) and the local-use NAT64 prefix (RFC 8215), whose translators reach
+# whatever IPv4 address they are given. Neither is ever a public image server: refused outright.
+_NEVER_PUBLIC = (ipaddress.IPv6Network("::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
 _DATA_URL = re.compile(r"^data:image/[\w.+-]+;base64,(?P<data>.*)$", re.S)
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
 _HINT = "give a data:image/...;base64 URL, a public http(s) URL, or a photo uploaded to this app"
@@ -50,6 +54,8 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
 
 def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and any(ip in network for network in _NEVER_PUBLIC):
+        return False
     inner = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
     return ip.is_global and (inner is None or inner.is_global)
 

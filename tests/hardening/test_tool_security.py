@@ -160,6 +160,9 @@ def dns(monkeypatch):
         "http://169.254.169.254/latest/meta-data/",
         "http://[::1]:8000/a.jpg",
         "http://[::ffff:127.0.0.1]/a.jpg",
+        "http://[::7f00:1]/a.jpg",  # IPv4-compatible ::127.0.0.1
+        "http://[64:ff9b:1::7f00:1]/a.jpg",  # the local-use NAT64 prefix, to 127.0.0.1
+        "http://[64:ff9b:1::a9fe:a9fe]/a.jpg",
         "http://0.0.0.0/a.jpg",
         "https://metadata.example/a.jpg",
         "https://intranet.example/a.jpg",
@@ -301,3 +304,10 @@ def test_profile_changes_touch_only_the_user_they_name(catalog_engine):
     assert shop.reset_profile('alice", "bob').removed == 0  # no id is a pattern over others
     assert shop.reset_profile("%").removed == 0
     assert len(shop.show_profile("bob").liked) == 1 and len(shop.show_profile("bob").disliked) == 1
+
+
+def test_public_ipv6_addresses_stay_allowed_and_v4_in_v6_forms_are_judged_by_what_they_carry():
+    from vlm4rec_agent.image_inputs import _is_public
+
+    assert _is_public("2606:4700:4700::1111") and _is_public("64:ff9b::5db8:d70e")  # NAT64 to 93.184.215.14
+    assert not _is_public("::7f00:1") and not _is_public("64:ff9b:1::5db8:d70e") and not _is_public("::ffff:10.0.0.1")
