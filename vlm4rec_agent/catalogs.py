@@ -187,6 +187,9 @@ def _jsonl_rows(path: Path):
             except json.JSONDecodeError as error:
                 yield where, CatalogProblem(where, f"not valid JSON ({error.msg})")
                 continue
+            except RecursionError:  # "[[[[..." thousands deep: the parser gives up; the rest is read on
+                yield where, CatalogProblem(where, "nested too deeply to read; a catalog row is one flat JSON object")
+                continue
             if not isinstance(row, dict):
                 yield where, CatalogProblem(where, "not a JSON object")
                 continue

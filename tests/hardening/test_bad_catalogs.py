@@ -163,6 +163,19 @@ def test_jsonl_lines_that_are_not_utf8_are_skipped_with_the_byte_and_the_fix(sho
     check_store(shop, KEPT | {"cafe-chair"})
 
 
+def test_a_line_nested_100000_deep_is_reported_and_the_rest_is_stored(shop, tmp_path):
+    folder = tmp_path / "deep"
+    photo(folder / "a.jpg"), photo(folder / "b.jpg", BLUE)
+    deep = '{"id": "deep", "title": ' + "[" * 100_000 + "]" * 100_000 + ', "image": "a.jpg"}'
+    catalog = jsonl(folder / "items.jsonl", [{"id": "chair", "title": "Chair", "image": "a.jpg"}, deep,
+                                             {"id": "stool", "title": "Stool", "image": "b.jpg"}])  # fmt: skip
+    report = shop.ingest(catalog)
+    assert report.added == 2 and [str(p) for p in report.skipped] == [
+        "line 2: nested too deeply to read; a catalog row is one flat JSON object"
+    ]
+    check_store(shop, KEPT | {"chair", "stool"})
+
+
 @pytest.mark.parametrize(
     "encoding, warning",
     [("cp1252", "not UTF-8; read it as Windows-1252"), ("utf-16", None), ("utf-8-sig", None)],
