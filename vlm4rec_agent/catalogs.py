@@ -250,7 +250,42 @@ def _csv_rows(path: Path):
             yield f"row {number}", CatalogProblem(f"row {number}", f"cannot be read as CSV ({error})")
             continue
         row.pop(None, None)  # cells beyond the header
-        yield f"row {number}", row
+        swallowed = _swallowed(row, delimiter, len(reader.fieldnames or ()))
+        if swallowed is None:
+            yield f"row {number}", row
+            continue
+        column, lines, closed = swallowed
+        lost = " (the last of them, where a quote closes, is lost)" if closed else ""
+        yield (
+            f"row {number}",
+            CatalogProblem(
+                f"row {number}",
+                f"its {column!r} cell opens a quote that is never closed, which swallowed the {len(lines)} lines after "
+                f"it; this row is skipped and those lines are read as rows{lost}; close the quote (a quote inside a "
+                'cell is written "")',
+            ),
+        )
+        for line in lines[:-1] if closed else lines:
+            number += 1
+            for cells in csv.DictReader(io.StringIO(line), fieldnames=reader.fieldnames, delimiter=delimiter):
+                cells.pop(None, None)
+                yield f"row {number}", cells
+        number += 1 if closed else 0
+
+
+def _swallowed(row: dict, delimiter: str, width: int) -> tuple[str, list[str], bool] | None:
+    """A cell that took in the rows after it (a quote opened and never closed): its column, the
+    swallowed lines, and whether a quote closed it at last (then its last line is cut). None when
+    the row's multi-line cells hold only text (a quoted description with line breaks is fine)."""
+    cells = list(row.items())
+    for position, (column, cell) in enumerate(cells):
+        if not isinstance(cell, str) or "\n" not in cell:
+            continue
+        lines = [line for line in cell.split("\n")[1:] if line.strip()]
+        if width > 1 and lines and sum(line.count(delimiter) >= width - 1 for line in lines) >= max(1, len(lines) // 2):
+            closed = any(value is not None for _, value in cells[position + 1 :])
+            return column, lines, closed
+    return None
 
 
 def _scalar(value: Any) -> MetadataValue | None:

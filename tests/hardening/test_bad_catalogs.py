@@ -163,6 +163,20 @@ def test_jsonl_lines_that_are_not_utf8_are_skipped_with_the_byte_and_the_fix(sho
     check_store(shop, KEPT | {"cafe-chair"})
 
 
+def test_a_csv_quote_never_closed_is_named_and_the_rows_it_swallowed_are_read_on(shop, tmp_path):
+    folder = tmp_path / "quote"
+    for name, colour in (("a.jpg", RED), ("b.jpg", BLUE), ("c.jpg", RED)):
+        photo(folder / name, colour)
+    catalog = folder / "items.csv"
+    catalog.write_text('id,title,image\nsofa,"Sofa, 3 seats,a.jpg\nchair,Chair,b.jpg\nstool,Stool,c.jpg\n', "utf-8")
+    report = shop.ingest(catalog)
+    assert report.added == 2 and len(report.skipped) == 1
+    assert str(report.skipped[0]).startswith("row 2: its 'title' cell opens a quote that is never closed, which "
+                                             "swallowed the 2 lines after it")  # fmt: skip
+    assert shop.get_item("chair").title == "Chair" and shop.get_item("stool").title == "Stool"
+    check_store(shop, KEPT | {"chair", "stool"})
+
+
 def test_a_line_nested_100000_deep_is_reported_and_the_rest_is_stored(shop, tmp_path):
     folder = tmp_path / "deep"
     photo(folder / "a.jpg"), photo(folder / "b.jpg", BLUE)
