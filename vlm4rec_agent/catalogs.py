@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from .errors import InvalidInputError, NotFoundError
 from .items import Item, MetadataValue
+from .terminal_text import printable
 
 ID_COLUMNS = ("id", "item_id", "product_id", "sku", "asin")
 IMAGE_COLUMNS = ("image", "image_path", "img", "path", "file", "filename", "photo")
@@ -409,7 +410,10 @@ def _item_from_row(
     kind = str(_scalar(row.get(kind_key)) or "") if kind_key else ""
     used = {id_key, image_key, *title_keys, *text_keys, *([kind_key] if kind_key else [])}
     extra = {k: v for k, raw in row.items() if k not in used and (v := _scalar(raw)) is not None}
-    return Item(id=item_id, image=image, title=title, text=text, kind=kind, extra=extra)
+    extra = {k: printable(v, keep_lines=True) if isinstance(v, str) else v for k, v in extra.items()}
+    # A catalog's text is someone else's: NUL, ANSI and OSC escapes never reach the store (or a terminal).
+    return Item(id=item_id, image=image, title=printable(title), text=printable(text, keep_lines=True),
+                kind=printable(kind), extra=extra)  # fmt: skip
 
 
 def _image_path(catalog: Path, value: str) -> Path | None:

@@ -18,6 +18,7 @@ from .rendering import profile_counts
 from .retrieval import MAX_K
 from .settings import Settings, documented_settings
 from .store import Filters
+from .terminal_text import printable
 from .views import ResetDone, ResultPage, result_views
 
 log = logging.getLogger("vlm4rec_agent")
@@ -184,7 +185,9 @@ def _filters_from(args: argparse.Namespace) -> Filters | None:
 
 
 def _emit(args: argparse.Namespace, data: object, text: str) -> None:
-    print(out.dumps(data) if getattr(args, "json", False) else text)
+    """JSON for programs (which escapes control characters), or text for a terminal with none in it:
+    a store written before catalog text was cleaned may still hold escapes."""
+    print(out.dumps(data) if getattr(args, "json", False) else printable(text, keep_lines=True))
 
 
 def _results(args, results) -> int:

@@ -7,18 +7,16 @@ named, before any work is spent on it.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Callable
 
 from .catalogs import MAX_ID_LENGTH
 from .errors import InvalidInputError
+from .terminal_text import KEPT_FORMAT, TERMINAL_ESCAPE
 
 # The encoder reads at most 256 word pieces (about 1,000 characters of English); a longer query is
 # refused, not cut, so that nobody is shown results for words that were silently dropped.
 MAX_QUERY_CHARS = 2000
-_TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
-_KEPT_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiners: part of emoji and of Persian words
 _QUERY_HINT = 'say what you are looking for, e.g. "white bedside lamp"'
 MAX_USER_ID_LENGTH = 128
 _USER_HINT = f"give a plain name of up to {MAX_USER_ID_LENGTH} characters (e.g. --user ann)"
@@ -31,13 +29,13 @@ def clean_text(text: str | None) -> str:
     overrides, zero-width spaces, byte-order marks) are dropped; runs of spaces collapse. Emoji and
     right-to-left scripts are kept as they are. Linear in the text's length.
     """
-    text = _TERMINAL_ESCAPE.sub(" ", text or "")
+    text = TERMINAL_ESCAPE.sub(" ", text or "")
     kept = []
     for char in text:
         category = unicodedata.category(char)
         if category == "Cc":
             kept.append(" ")
-        elif category == "Cf" and char not in _KEPT_FORMAT:
+        elif category == "Cf" and char not in KEPT_FORMAT:
             continue
         else:
             kept.append(char)

@@ -163,6 +163,30 @@ def test_jsonl_lines_that_are_not_utf8_are_skipped_with_the_byte_and_the_fix(sho
     check_store(shop, KEPT | {"cafe-chair"})
 
 
+def test_terminal_escapes_and_control_characters_never_reach_the_store_or_the_terminal(shop, tmp_path, capsys):
+    import argparse
+
+    from vlm4rec_agent.cli import _emit
+    from vlm4rec_agent.cli_output import item_text
+
+    folder = tmp_path / "escapes"
+    photo(folder / "a.jpg")
+    title = "Lamp\x1b]0;owned\x07\x1b[2J\x1b]52;c;Y3VybA==\x07 \x00white"
+    catalog = jsonl(
+        folder / "items.jsonl",
+        [{"id": "lamp", "title": title, "description": "Two\nlines\x1b[31m red", "image": "a.jpg"}],
+    )
+    assert shop.ingest(catalog).added == 1
+    item = shop.get_item("lamp")
+    assert "\x1b" not in item.title + item.text and "\x00" not in item.title and "\x07" not in item.title
+    assert item.title.split() == ["Lamp", "white"] and "Two lines  red" in item.text
+    _emit(
+        argparse.Namespace(json=False), None, item_text(item) + " \x1b[2J\x9b0m"
+    )  # a store written before the cleaning
+    shown = capsys.readouterr().out
+    assert "\x1b" not in shown and "\x9b" not in shown and shown.startswith("lamp  Lamp")
+
+
 def test_a_csv_quote_never_closed_is_named_and_the_rows_it_swallowed_are_read_on(shop, tmp_path):
     folder = tmp_path / "quote"
     for name, colour in (("a.jpg", RED), ("b.jpg", BLUE), ("c.jpg", RED)):
