@@ -71,6 +71,13 @@ class Columns(BaseModel):
     image_root: Path | None = None
 
 
+# Caps on what one item stores (documented in README, "Your own catalog"): a title, the text that
+# describes it (description, type, ...) and each other field.
+MAX_TITLE_CHARS = 300
+MAX_TEXT_CHARS = 10_000
+MAX_FIELD_CHARS = 1_000
+
+
 @dataclass
 class CatalogProblem:
     where: str  # "line 12", "row 3" or a file path
@@ -411,9 +418,26 @@ def _item_from_row(
     used = {id_key, image_key, *title_keys, *text_keys, *([kind_key] if kind_key else [])}
     extra = {k: v for k, raw in row.items() if k not in used and (v := _scalar(raw)) is not None}
     extra = {k: printable(v, keep_lines=True) if isinstance(v, str) else v for k, v in extra.items()}
-    # A catalog's text is someone else's: NUL, ANSI and OSC escapes never reach the store (or a terminal).
-    return Item(id=item_id, image=image, title=printable(title), text=printable(text, keep_lines=True),
-                kind=printable(kind), extra=extra)  # fmt: skip
+    # A catalog's text is someone else's: NUL, ANSI and OSC escapes never reach the store (or a
+    # terminal), and no field is longer than its cap (a 5 MB title would come back with every search).
+    capped = lambda name, value, cap: _capped(catalog, where, item_id, name, value, cap)  # noqa: E731
+    title = capped("title", printable(title), MAX_TITLE_CHARS)
+    text = capped("text", printable(text, keep_lines=True), MAX_TEXT_CHARS)
+    extra = {k: capped(k, v, MAX_FIELD_CHARS) if isinstance(v, str) else v for k, v in extra.items()}
+    return Item(id=item_id, image=image, title=title, text=text, kind=capped("type", printable(kind), MAX_FIELD_CHARS),
+                extra=extra)  # fmt: skip
+
+
+def _capped(catalog: Catalog, where: str, item_id: str, name: str, value: str, cap: int) -> str:
+    """``value`` cut to ``cap`` characters (at a word where one is near), with a note naming the row."""
+    if len(value) <= cap:
+        return value
+    cut = value[:cap]
+    space = cut.rfind(" ", cap - 40)
+    cut = cut[:space] if space > 0 else cut
+    reason = f"its {name} is {len(value):,} characters long; stored cut to {len(cut):,} (the cap is {cap:,})"
+    catalog.problems.append(CatalogProblem(where, reason, item_id, skips_row=False))
+    return cut
 
 
 def _image_path(catalog: Path, value: str) -> Path | None:

@@ -187,6 +187,26 @@ def test_terminal_escapes_and_control_characters_never_reach_the_store_or_the_te
     assert "\x1b" not in shown and "\x9b" not in shown and shown.startswith("lamp  Lamp")
 
 
+def test_a_5_mb_title_and_a_10_mb_description_are_stored_cut_to_their_caps_with_a_note(shop, tmp_path):
+    from vlm4rec_agent.catalogs import MAX_TEXT_CHARS, MAX_TITLE_CHARS
+
+    folder = tmp_path / "long"
+    photo(folder / "a.jpg"), photo(folder / "b.jpg", BLUE)
+    catalog = jsonl(folder / "items.jsonl", [
+        {"id": "huge", "title": "Lamp " * 1_000_000, "description": "bright " * 1_500_000, "image": "a.jpg"},
+        {"id": "chair", "title": "Chair", "image": "b.jpg"},
+    ])  # fmt: skip
+    report = shop.ingest(catalog)
+    assert report.added == 2 and not report.skipped
+    item = shop.get_item("huge")
+    assert len(item.title) <= MAX_TITLE_CHARS and len(item.text) <= MAX_TEXT_CHARS + MAX_TITLE_CHARS + 2
+    assert [str(n) for n in report.notes] == [
+        "line 1 (item huge): its title is 4,999,999 characters long; stored cut to 299 (the cap is 300)",
+        "line 1 (item huge): its text is 15,500,001 characters long; stored cut to 9,999 (the cap is 10,000)",
+    ]
+    assert len(shop.search_answer("lamp", k=2).results) == 2  # and a search answers in a few kB, not megabytes
+
+
 def test_a_csv_quote_never_closed_is_named_and_the_rows_it_swallowed_are_read_on(shop, tmp_path):
     folder = tmp_path / "quote"
     for name, colour in (("a.jpg", RED), ("b.jpg", BLUE), ("c.jpg", RED)):
