@@ -7,12 +7,11 @@ named, before any work is spent on it.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 
 from .catalogs import MAX_ID_LENGTH
 from .errors import InvalidInputError
-from .terminal_text import KEPT_FORMAT, TERMINAL_ESCAPE
+from .terminal_text import printable
 
 # The encoder reads at most 256 word pieces (about 1,000 characters of English); a longer query is
 # refused, not cut, so that nobody is shown results for words that were silently dropped.
@@ -29,17 +28,7 @@ def clean_text(text: str | None) -> str:
     overrides, zero-width spaces, byte-order marks) are dropped; runs of spaces collapse. Emoji and
     right-to-left scripts are kept as they are. Linear in the text's length.
     """
-    text = TERMINAL_ESCAPE.sub(" ", text or "")
-    kept = []
-    for char in text:
-        category = unicodedata.category(char)
-        if category == "Cc":
-            kept.append(" ")
-        elif category == "Cf" and char not in KEPT_FORMAT:
-            continue
-        else:
-            kept.append(char)
-    return " ".join("".join(kept).split())
+    return " ".join(printable(text).split())
 
 
 def clean_bounded(text: str | None, limit: int, too_long: Callable[[int], InvalidInputError]) -> str:

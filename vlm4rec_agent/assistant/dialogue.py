@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from ..errors import NotFoundError, Vlm4recError
 from ..explain import values_match
-from ..grounding.schema import GroundingRecord, distinct_colours
+from ..grounding.schema import CITABLE_FIELDS, GroundingRecord, distinct_colours
 from ..grounding.vocabulary import load_vocabulary
 from ..rendering import as_markdown, facts_text, names, profile_summary
 from ..tools import ShopTools
@@ -51,9 +51,7 @@ HINT = "Say *I like #2*, *more like #1*, *why #3?*, or narrow them: *in blue*, *
 
 def _mentions(result: ResultView, term: str) -> bool:
     """Whether a result carries a term, in its grounded attributes or its title."""
-    attributes = result.attributes
-    values = [v for f in ("category", "style", "materials", "pattern", "colors", "occasion", "season")
-              for v in attributes.values(f)]  # fmt: skip
+    values = [v for f in CITABLE_FIELDS for v in result.attributes.values(f)]
     if any(values_match(value, term) for value in values):
         return True
     return f" {term.lower()} " in f" {result.title.lower()} "
@@ -395,7 +393,7 @@ class DialogueManager:
         source = Source("photo", photo)
         if not (intent.include or intent.exclude):
             return self._show(c, lead, page.results, source)
-        self._show(c, lead, page.results, source)  # the photo's items are the set the words narrow
+        c.source, c.pool = source, page.results  # the photo's items are the set the words narrow
         turn = self._refine(c, Intent("refine", include=intent.include, exclude=intent.exclude))
         turn.text = f"{lead.removesuffix(' Items like it:')}.\n{turn.text}"
         return turn

@@ -101,8 +101,8 @@ class IntentModel:
         return tuple(str(c) for c in self._fit().classes_)
 
     def probabilities(self, message: str) -> dict[str, float]:
-        classifier = self._fit()
-        row = self._features([classifier_text(message)], self._encode([classifier_text(message)]))
+        classifier, text = self._fit(), classifier_text(message)
+        row = self._features([text], self._encode([text]))
         return dict(zip((str(c) for c in classifier.classes_), classifier.predict_proba(row)[0].tolist(), strict=True))
 
     def _encode(self, texts: list[str]) -> np.ndarray:

@@ -24,9 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..assistant.slots import LAST, SELECTED
+from ..assistant.slots import LAST, SELECTED, attribute_terms
 from ..assistant.understanding import FORGETTING, Context, Intent, Understanding
-from ..grounding.vocabulary import load_vocabulary
 from .stats import Estimate, bootstrap
 
 _STOP = {"a", "an", "the", "some", "any", "for", "of", "in", "with", "me", "my", "to", "and", "please", "that's"}
@@ -102,12 +101,9 @@ def _ref(value) -> int:
 
 
 def _canonical(term: str) -> str:
-    vocab = load_vocabulary()
-    for field_name in ("colors", "materials", "pattern", "style", "season", "occasion"):
-        found = vocab.find(field_name, term)
-        if found and len(term.split()) == 1:
-            return found[0]
-    return term.strip().lower()
+    """One attribute word as the vocabulary names it ("grey" and "gray" alike), else as written."""
+    found = attribute_terms(term) if len(term.split()) == 1 else []
+    return found[0] if found else term.strip().lower()
 
 
 def _content(text: str) -> set[str]:
