@@ -158,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_groups import add_arguments as add_groups_arguments
 
     add_groups_arguments(p)
+    p = command("token", "bearer tokens that let an HTTP or MCP caller act for a named shopper")
+    from .cli_tokens import add_arguments as add_token_arguments
+
+    add_token_arguments(p)
     p = command("eval", "measure a representation and scorer offline (hold-out, shop-the-look, comparisons)")
     from .cli_eval import add_arguments as add_eval_arguments
 
@@ -227,6 +231,10 @@ def _run_command(args: argparse.Namespace, engine: Engine) -> int:
         from .cli_groups import run as run_groups
 
         return run_groups(args, engine)
+    if cmd == "token":
+        from .cli_tokens import run as run_tokens
+
+        return run_tokens(args, engine)
     if cmd == "ingest":
         columns = Columns(
             id=args.id_column,
