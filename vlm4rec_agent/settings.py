@@ -31,6 +31,19 @@ def safe_url(url: str) -> str:
         return "(not a database URL)"
 
 
+def is_loopback(host: str) -> bool:
+    """Whether an address to listen on is this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def default_home() -> Path:
     return Path.home() / ".vlm4rec"
 
@@ -236,6 +249,23 @@ class Settings(BaseSettings):
     )
     app_port: int = Field(7860, ge=0, le=65535, description="Port of the app; GRADIO_SERVER_PORT when this is unset.")
     mcp_server: bool = Field(False, description="Also serve the shopping tools over MCP (at /gradio_api/mcp/).")
+    require_token: bool | None = Field(
+        None,
+        description="Whether HTTP and MCP callers need a bearer token (`vlm4rec token create`) to act for a named "
+        "shopper; without one they get a guest profile of their own. Unset: required when the app listens beyond "
+        "loopback or runs in a Hugging Face Space.",
+    )
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated host names the app answers to (`*.example.com` allowed; `*` for any); other "
+        "Host headers are refused (DNS rebinding). Empty: loopback names, this machine's names and addresses, "
+        "and the Space's own host.",
+    )
+    hf_login: bool | None = Field(
+        None,
+        description='Show "Sign in with Hugging Face" on the page and keep a signed-in shopper\'s profile under '
+        "their account. Unset: on in a Space with OAuth enabled (`hf_oauth: true`).",
+    )
     max_upload_mb: int = Field(15, ge=1, description="Largest photo a shopper may upload, in MB.")
     max_image_pixels: int = Field(
         120_000_000, ge=1, description="Images with more pixels than this are refused (decompression-bomb guard)."
@@ -271,6 +301,19 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,60}[A-Za-z0-9]", value):
             raise ValueError("use 3-62 letters, digits, '.', '_' or '-', starting and ending with a letter or digit")
         return value
+
+    @property
+    def tokens_required(self) -> bool:
+        """``require_token`` in effect: when unset, on for an app reachable from other machines or in a Space."""
+        if self.require_token is not None:
+            return self.require_token
+        return bool(os.environ.get("SPACE_ID")) or not is_loopback(self.app_host)
+
+    @property
+    def hf_login_in_effect(self) -> bool:
+        if self.hf_login is not None:
+            return self.hf_login
+        return bool(os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"))
 
     @property
     def models_path(self) -> Path:

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import io
-import json
 
 import httpx
 import pytest
-from gradio_client import Client
 from PIL import Image
 
+from remote_clients import JsonClient, mcp_calls, photo_data_url, tool_json
 from vlm4rec_agent.tools import TOOL_NAMES
 
 pytestmark = pytest.mark.slow
-
-
-class JsonClient:
-    """gradio_client, reading the JSON text that every endpoint returns."""
-
-    def __init__(self, url: str):
-        self._client = Client(url, verbose=False)
-
-    def predict(self, *args, api_name: str):
-        return json.loads(self._client.predict(*args, api_name=api_name))
 
 
 @pytest.fixture(scope="module")
@@ -90,29 +77,6 @@ def test_tool_endpoints_and_their_errors(client):
         client.predict("dee", "nope", api_name="/like_item")
 
 
-def photo_data_url(colour=(52, 148, 62)) -> str:
-    image = Image.new("RGB", (160, 160), (255, 255, 255))
-    image.paste(colour, (30, 30, 130, 130))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-async def mcp_session(url: str, calls):
-    from mcp import ClientSession
-    from mcp.client.streamable_http import streamablehttp_client
-
-    async with streamablehttp_client(f"{url}/gradio_api/mcp/") as (read, write, _):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            return await calls(session)
-
-
-def tool_json(result) -> dict:
-    assert not result.isError, result.content
-    return json.loads(result.content[0].text)
-
-
 def test_mcp_lists_the_tools_and_calls_search_and_recommend(running_app):
     url, _ = running_app
 
@@ -125,7 +89,7 @@ def test_mcp_lists_the_tools_and_calls_search_and_recommend(running_app):
         refused = await session.call_tool("describe_image", {"image": "/etc/passwd"})
         return listed, found, recommended, described, refused
 
-    listed, found, recommended, described, refused = asyncio.run(mcp_session(url, calls))
+    listed, found, recommended, described, refused = mcp_calls(url, calls)
     tools = {t.name: t for t in listed.tools}
     assert set(tools) == set(TOOL_NAMES)
     assert tools["search_catalog"].inputSchema["properties"]["query"]["description"].startswith("What the shopper")

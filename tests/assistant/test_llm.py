@@ -12,8 +12,9 @@ import pytest
 
 from vlm4rec_agent.assistant import Conversation, make_assistant
 from vlm4rec_agent.assistant.dialogue import DialogueManager
-from vlm4rec_agent.assistant.langchain_tools import DATA_NOTE, langchain_tools, session_tools
+from vlm4rec_agent.assistant.langchain_tools import langchain_tools, session_tools
 from vlm4rec_agent.assistant.llm import LlmAssistant, load_system_prompt
+from vlm4rec_agent.data_envelope import DATA_NOTE
 from vlm4rec_agent.errors import ConfigurationError
 from vlm4rec_agent.testing.fake_openai import FakeOpenAIServer, Reply, scripted
 from vlm4rec_agent.tools import TOOL_NAMES, ShopTools

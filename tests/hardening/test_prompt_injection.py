@@ -21,8 +21,8 @@ from PIL import Image, ImageDraw
 
 from vlm4rec_agent.assistant import Conversation
 from vlm4rec_agent.assistant.dialogue import DialogueManager
-from vlm4rec_agent.assistant.langchain_tools import DATA_NOTE
 from vlm4rec_agent.assistant.llm import LlmAssistant, chat_model_from_settings, load_system_prompt
+from vlm4rec_agent.data_envelope import DATA_NOTE
 from vlm4rec_agent.engine import Engine
 from vlm4rec_agent.grounding.openai_api import OpenAIGrounder
 from vlm4rec_agent.grounding.prompt import load_prompt

@@ -145,7 +145,7 @@ class Shopper:
     def call(self, operation: str, *args: Any, api_name: str) -> dict[str, Any]:
         begin = time.perf_counter()
         try:
-            answer = json.loads(self._client.predict(*args, api_name=api_name))
+            answer = json.loads(self._client.predict(*args, api_name=api_name))["data"]  # out of its envelope
         except Exception as error:
             with self._lock:
                 self.visit.errors.append(f"{operation}: {type(error).__name__}: {error}")

@@ -14,15 +14,17 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 
 from PIL import Image
 from pydantic import BaseModel
 
+from ..access import GUEST_PREFIX, HF_PREFIX, Access
 from ..assistant import Assistant, Conversation, Turn, make_assistant
 from ..assistant.conversation import Change, Source
 from ..engine import Engine
-from ..errors import Vlm4recError
+from ..errors import InvalidInputError, Vlm4recError
 from ..grounding.vlm import FallbackGrounder
 from ..image_inputs import resolve_image_argument
 from ..images import open_image
@@ -30,6 +32,7 @@ from ..ingest_job import IngestJob
 from ..rendering import as_markdown, common_text, facts_text, names, profile_counts
 from ..settings import Settings
 from ..store import validate_user_id
+from ..store.sql_tokens import SqlTokenStore
 from ..tools import ShopTools
 from ..views import ResultView
 
@@ -130,6 +133,15 @@ class ShopApp:
         self._api_conversations: OrderedDict[str, tuple[Conversation, threading.Lock]] = OrderedDict()
         self._api_lock = threading.Lock()
 
+    @cached_property
+    def access(self) -> Access:
+        """Who HTTP and MCP calls act for (opened on first use: the ratings database holds the tokens)."""
+        return Access(SqlTokenStore(self.engine.ratings), self.settings.tokens_required)
+
+    def image_name(self, path: str) -> str:
+        """The served name of a photo's page-sized copy (``/images/NAME``), made if missing."""
+        return Path(self.thumbnails(path)).name
+
     def close(self) -> None:
         """Stop the background ingest and release the engine (the server is stopped by its own close())."""
         self.engine.close()
@@ -197,12 +209,21 @@ class ShopApp:
         return liked, "\n\n".join(lines)
 
     # --- session -------------------------------------------------------------------------------
-    def start(self, saved_user: str | None) -> Conversation:
+    def start(self, saved_user: str | None, account: str | None = None) -> Conversation:
+        """A new session's conversation: a Hugging Face account signed in, else the shopper this
+        browser remembers, else a fresh guest. A remembered account's id is not taken without
+        signing in, nor (with tokens required) a name that has since been given a token."""
+        if account:
+            return Conversation(user_id=validate_user_id(HF_PREFIX + account))
         try:
             user = validate_user_id(saved_user) if saved_user else None
         except Vlm4recError:
             user = None
-        return Conversation(user_id=user or f"guest-{uuid.uuid4().hex[:8]}")
+        if user and (
+            user.startswith(HF_PREFIX) or not (user.startswith(GUEST_PREFIX) or self.access.may_be_named(user))
+        ):
+            user = None
+        return Conversation(user_id=user or f"{GUEST_PREFIX}{uuid.uuid4().hex[:8]}")
 
     def resume(self, conversation: Conversation | None, saved_user: str | None) -> Conversation:
         """The session's conversation, or a fresh one where Gradio dropped the session's state.
@@ -215,6 +236,11 @@ class ShopApp:
     def set_user(self, name: str, conversation: Conversation) -> tuple[Conversation, str]:
         """Use a shopper's own name; returns the conversation and what to remember in the browser."""
         user = validate_user_id(name)
+        if user != conversation.user_id and not self.access.may_be_named(user):
+            raise InvalidInputError(
+                f"the name {user!r} cannot be taken here",
+                "it is a guest's or a signed-in account's id, or a shopper's with an API token; choose another name",
+            )
         conversation.user_id = user
         return conversation, user
 

@@ -69,7 +69,10 @@ def serve(
     closed; with ``block=False`` the caller stops both (``demo.close()``, ``app.close()``).
     """
     require("app", "the app")
+    from starlette.middleware import Middleware
+
     from .ui import CSS, build_app
+    from .web import AppGate, allowed_hosts
 
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", ANALYTICS_EVERY)  # read when the queue is made
     engine = Engine(settings)
@@ -84,7 +87,14 @@ def serve(
         demo.queue(default_concurrency_limit=concurrency_limit)
         if block:
             _stop_promptly(demo)
+        hosts = allowed_hosts(settings)
+        log.info(
+            "answering to the hosts %s (VLM4REC_ALLOWED_HOSTS); tokens %s for API and MCP callers",
+            ", ".join(hosts),
+            "required" if settings.tokens_required else "not required",
+        )
         demo.launch(
+            app_kwargs={"middleware": [Middleware(AppGate, hosts=hosts, images=app.thumbnails.folder)]},
             server_name=settings.app_host,
             server_port=settings.app_port,
             mcp_server=settings.mcp_server,

@@ -6,16 +6,12 @@ also registered as API endpoints, which Gradio serves over MCP when asked.
 
 from __future__ import annotations
 
-import functools
-import typing
-from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
-from pydantic import BaseModel
 
-from ..errors import Vlm4recError
 from .handlers import ShopApp, describe_result
+from .remote import RemoteTools, gradio_errors
 
 EXAMPLES = [
     "show me summer t-shirts",
@@ -68,36 +64,6 @@ SHOW_RESULTS = """() => {
 }"""
 
 
-def gradio_errors(function: Callable[..., Any]) -> Callable[..., Any]:
-    """The same function, with a user's mistake shown as a Gradio error (one line, no traceback)."""
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except Vlm4recError as error:
-            raise gr.Error(str(error)) from None
-
-    return wrapper
-
-
-def json_endpoint(function: Callable[..., BaseModel]) -> Callable[..., str]:
-    """A tool as an API/MCP endpoint: same name, arguments and docstring; its typed result as JSON text.
-
-    This is the edge where JSON is made (Gradio's MCP server would send an object as its Python
-    repr, which no client can parse).
-    """
-    safe = gradio_errors(function)
-
-    @functools.wraps(function)
-    def endpoint(*args, **kwargs) -> str:
-        return safe(*args, **kwargs).model_dump_json()
-
-    hints = typing.get_type_hints(function)
-    endpoint.__annotations__ = {**hints, "return": str}
-    return endpoint
-
-
 def _photo(message: dict[str, Any] | None) -> str | None:
     files = (message or {}).get("files") or []
     if not files:
@@ -144,6 +110,8 @@ def build_app(app: ShopApp) -> gr.Blocks:
                         dislike = gr.Button("✕ Dislike", elem_id="dislike", size="md", scale=2, min_width=0)
                         more = gr.Button("More like this", elem_id="more", size="md", scale=3, min_width=0)
                 with gr.Accordion("Your profile", open=True, elem_id="profile-panel"):
+                    if app.settings.hf_login_in_effect:
+                        gr.LoginButton(elem_id="hf-login")  # signed in, the profile is kept under the account
                     name = gr.Textbox(label="Your name (keeps your profile across visits)", elem_id="shopper-name")
                     profile_md = gr.Markdown(elem_id="profile")
                     liked = gr.Gallery(
@@ -167,11 +135,12 @@ def build_app(app: ShopApp) -> gr.Blocks:
             was cleared with them)."""
             return gr.Gallery(value=app.thumbnails.gallery(results), selected_index=None)
 
-        def on_load(saved: str):
-            conv = app.start(saved)
+        def on_load(saved: str, account: gr.OAuthProfile | None):
+            conv = app.start(saved, account.username if account is not None else None)
             liked_items, profile_text = app.profile_view(conv)
             greeting = [{"role": "assistant", "content": app.greeting()}]
-            return conv, greeting, status_chips(), profile_text, liked_items, saved or ""
+            shown = "" if conv.user_id.startswith("guest-") else conv.user_id
+            return conv, greeting, status_chips(), profile_text, liked_items, shown
 
         def on_send(message: dict, history: list, conv, saved: str):
             conv = app.resume(conv, saved)
@@ -250,12 +219,13 @@ def build_app(app: ShopApp) -> gr.Blocks:
         timer.tick(on_tick, None, [status, timer], **PRIVATE)
         gallery.change(None, None, None, js=SHOW_RESULTS, **PRIVATE)
 
+        remote = RemoteTools(app.access, app.image_name)
         for tool in app.shop.functions():
-            gr.api(json_endpoint(tool), api_name=tool.__name__)
-        gr.api(json_endpoint(app.chat_api), api_name="chat", api_visibility="undocumented")
-        gr.api(json_endpoint(app.chat_photo_api), api_name="chat_photo", api_visibility="undocumented")
+            gr.api(remote.endpoint(tool), api_name=tool.__name__)
+        gr.api(remote.endpoint(app.chat_api), api_name="chat", api_visibility="undocumented")
+        gr.api(remote.endpoint(app.chat_photo_api), api_name="chat_photo", api_visibility="undocumented")
         gr.api(app.status_api, api_name="status", api_visibility="undocumented")  # for monitors and tests
     return demo
 
 
-__all__ = ["CSS", "build_app", "describe_result", "gradio_errors", "json_endpoint"]
+__all__ = ["CSS", "build_app", "describe_result"]
