@@ -194,3 +194,21 @@ def test_the_mcp_tool_list_says_nothing_of_the_request_argument(guarded_app):
     schema = Client(url, verbose=False).view_api(print_info=False, return_format="dict")
     parameters = [p["parameter_name"] for p in schema["named_endpoints"]["/reset_profile"]["parameters"]]
     assert parameters == ["user_id"]
+
+
+def test_an_mcp_photo_over_the_transports_limit_is_a_clear_tool_error_and_the_session_goes_on(guarded_app):
+    """The MCP transport refuses requests over 4 MiB with HTTP 413, which killed the client's
+    session (issue "Trust", hole 11); the app now answers such a call itself."""
+    url, _, _ = guarded_app
+    too_big = "data:image/png;base64," + "A" * (5 * 2**20)
+
+    async def calls(session):
+        refused = await session.call_tool("describe_image", {"image": too_big})
+        after = await session.call_tool("search_catalog", {"query": "red dress", "k": 1})
+        return refused, after
+
+    refused, after = mcp_calls(url, calls)
+    assert refused.isError
+    text = refused.content[0].text
+    assert "this describe_image call is 5.0 MiB" in text and "up to 4 MiB" in text and "2.9 MiB" in text, text
+    assert tool_answer(after)["data"]["results"][0]["id"] == "red-dress"

@@ -9,6 +9,8 @@ says which setting adds it. By default the app answers to loopback names; listen
 loopback, also to this machine's names and addresses; in a Hugging Face Space, to the Space's host.
 ``VLM4REC_ALLOWED_HOSTS`` replaces the list (``*.example.com`` for a domain's names, ``*`` for any).
 
+**MCP requests over the transport's 4 MiB** are answered as a tool error (see ``mcp_limits``).
+
 **Photos for remote agents.** ``/images/<hash>.jpg`` serves the page-sized copies in the
 thumbnail folder, and nothing else: the name is checked against its pattern, so no other file can
 be named. Tool answers carry these URLs instead of paths on the server's disk.
@@ -28,6 +30,7 @@ from starlette.responses import FileResponse, PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..settings import Settings, is_loopback
+from .mcp_limits import answer_too_large, is_mcp_post, too_large
 from .remote import IMAGES_ROUTE
 
 log = logging.getLogger(__name__)
@@ -104,6 +107,9 @@ class AppGate:
             await self._refuse(host, scope, receive, send)
             return
         path = scope.get("path", "")
+        if scope["type"] == "http" and is_mcp_post(scope) and (size := too_large(scope)) is not None:
+            await answer_too_large(size, receive, scope, send)
+            return
         if scope["type"] == "http" and path.startswith(IMAGES_ROUTE + "/"):
             await self._image(path[len(IMAGES_ROUTE) + 1 :])(scope, receive, send)
             return
