@@ -44,6 +44,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def running_in_space() -> bool:
+    """Whether this is a Hugging Face Space (the variables the Space runtime sets, as Gradio reads them)."""
+    return os.environ.get("SYSTEM") == "spaces" and bool(os.environ.get("SPACE_ID"))
+
+
 def default_home() -> Path:
     return Path.home() / ".vlm4rec"
 
@@ -264,7 +269,7 @@ class Settings(BaseSettings):
     hf_login: bool | None = Field(
         None,
         description='Show "Sign in with Hugging Face" on the page and keep a signed-in shopper\'s profile under '
-        "their account. Unset: on in a Space with OAuth enabled (`hf_oauth: true`).",
+        "their account; in a Hugging Face Space only. Unset: on in a Space with OAuth enabled (`hf_oauth: true`).",
     )
     max_upload_mb: int = Field(15, ge=1, description="Largest photo a shopper may upload, in MB.")
     max_image_pixels: int = Field(
@@ -307,13 +312,13 @@ class Settings(BaseSettings):
         """``require_token`` in effect: when unset, on for an app reachable from other machines or in a Space."""
         if self.require_token is not None:
             return self.require_token
-        return bool(os.environ.get("SPACE_ID")) or not is_loopback(self.app_host)
+        return running_in_space() or not is_loopback(self.app_host)
 
     @property
     def hf_login_in_effect(self) -> bool:
-        if self.hf_login is not None:
-            return self.hf_login
-        return bool(os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"))
+        """``hf_login`` in effect: only in a Space (elsewhere Gradio's stand-in sign-in needs the hub)."""
+        wanted = self.hf_login if self.hf_login is not None else bool(os.environ.get("OAUTH_CLIENT_ID"))
+        return wanted and running_in_space()
 
     @property
     def models_path(self) -> Path:

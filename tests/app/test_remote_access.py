@@ -183,12 +183,6 @@ def test_the_page_keeps_its_guests_and_names_but_cannot_take_a_protected_one(gua
     assert app.start("hal").user_id == "hal"
 
 
-def test_a_hugging_face_account_binds_the_page_profile(guarded_app):
-    _, app, _ = guarded_app
-    assert app.start("hal", account="abidlabs").user_id == "hf:abidlabs"
-    assert app.start("hf:abidlabs").user_id.startswith("guest-")  # not without signing in
-
-
 def test_the_mcp_tool_list_says_nothing_of_the_request_argument(guarded_app):
     url, _, _ = guarded_app
     schema = Client(url, verbose=False).view_api(print_info=False, return_format="dict")

@@ -87,6 +87,10 @@ def serve(
         demo.queue(default_concurrency_limit=concurrency_limit)
         if block:
             _stop_promptly(demo)
+        if settings.hf_login and not settings.hf_login_in_effect:
+            log.warning(
+                "VLM4REC_HF_LOGIN: signing in with Hugging Face works only in a Space; the page has no sign-in here"
+            )
         hosts = allowed_hosts(settings)
         log.info(
             "answering to the hosts %s (VLM4REC_ALLOWED_HOSTS); tokens %s for API and MCP callers",

@@ -29,7 +29,7 @@ from starlette.datastructures import Headers
 from starlette.responses import FileResponse, PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..settings import Settings, is_loopback
+from ..settings import Settings, is_loopback, running_in_space
 from .mcp_limits import answer_too_large, is_mcp_post, too_large
 from .remote import IMAGES_ROUTE
 
@@ -46,7 +46,7 @@ def allowed_hosts(settings: Settings) -> list[str]:
     hosts = list(LOOPBACK_HOSTS)
     if not is_loopback(settings.app_host):
         hosts += _this_machine(settings.app_host)
-    if space_host := os.environ.get("SPACE_HOST"):
+    if running_in_space() and (space_host := os.environ.get("SPACE_HOST")):
         hosts += [h.strip().lower() for h in space_host.split(",") if h.strip()]
     return list(dict.fromkeys(hosts))
 
