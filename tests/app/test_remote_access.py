@@ -9,12 +9,9 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from chroma_server import free_port
-from remote_clients import JsonClient, mcp_calls, photo_data_url, tool_answer
-from vlm4rec_agent.app import serve
+from remote_clients import JsonClient, launched_app, mcp_calls, photo_data_url, tool_answer
 from vlm4rec_agent.data_envelope import DATA_NOTE
 from vlm4rec_agent.errors import InvalidInputError
-from vlm4rec_agent.settings import Settings
 from vlm4rec_agent.store.sql_tokens import SqlTokenStore
 
 pytestmark = pytest.mark.slow
@@ -23,20 +20,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def guarded_app(tmp_path_factory, model_cache, encoder, catalog_writer):
     catalog = catalog_writer(tmp_path_factory.mktemp("guarded-catalog"))
-    settings = Settings(
-        home=tmp_path_factory.mktemp("guarded-home"),
-        model_cache=model_cache,
-        app_catalog=catalog,
-        app_port=free_port(),
-        mcp_server=True,
-        require_token=True,
-    )
-    demo, app = serve(settings, block=False)
-    assert app.job.wait(120) and app.job.report.added == 10, app.job.status()
-    tokens = SqlTokenStore(app.engine.ratings)
-    yield f"http://127.0.0.1:{settings.app_port}", app, tokens
-    demo.close()
-    app.close()
+    home = tmp_path_factory.mktemp("guarded-home")
+    with launched_app(catalog, home, model_cache, 10, mcp_server=True, require_token=True) as (url, _, app):
+        yield url, app, SqlTokenStore(app.engine.ratings)
 
 
 def liked(app, user: str) -> list[str]:

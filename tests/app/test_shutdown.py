@@ -19,11 +19,10 @@ import httpx
 import pytest
 from gradio_client import Client
 
+from chroma_server import free_port
 from tests.hardening.conftest import check_store
 from vlm4rec_agent.engine import Engine
 from vlm4rec_agent.settings import Settings
-
-from .conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -19,9 +19,7 @@ import httpx
 import itsdangerous
 import pytest
 
-from chroma_server import free_port
-from vlm4rec_agent.app import serve
-from vlm4rec_agent.settings import Settings
+from remote_clients import launched_app
 
 pytestmark = pytest.mark.slow
 SECRET = "test-oauth-secret"
@@ -48,18 +46,10 @@ def space_app(tmp_path_factory, model_cache, encoder, catalog_writer):
             patch.setattr(gradio.oauth, name, value)
         # Spaces' hot reloader needs the `spaces` package, which a real Space has and this machine does not
         patch.setattr(gradio.http_server, "watchfn_spaces", lambda reloader: None)
-        settings = Settings(
-            home=tmp_path_factory.mktemp("space-home"),
-            model_cache=model_cache,
-            app_catalog=catalog,
-            app_port=free_port(),
-        )
-        assert settings.hf_login_in_effect and settings.tokens_required
-        demo, app = serve(settings, block=False)
-        assert app.job.wait(120), app.job.status()
-        yield f"http://127.0.0.1:{settings.app_port}", demo, app
-        demo.close()
-        app.close()
+        home = tmp_path_factory.mktemp("space-home")
+        with launched_app(catalog, home, model_cache, 10) as (url, demo, app):
+            assert app.settings.hf_login_in_effect and app.settings.tokens_required
+            yield url, demo, app
 
 
 def signed_in_cookie(username: str) -> str:

@@ -23,11 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from remote_clients import launched_app
 from shoppers import HttpApi, Visit, latency_table, run_shoppers, write_catalog
-from tests.app.conftest import free_port
 from tests.hardening.conftest import check_store
-from vlm4rec_agent.app import serve
-from vlm4rec_agent.settings import Settings
 
 pytestmark = pytest.mark.slow
 SHOPPERS = 24
@@ -39,17 +37,10 @@ HANG = 240  # seconds: far beyond a normal run, so only a hang fails on time
 def shop(tmp_path_factory, model_cache, encoder):
     """The real app on a free loopback port with a 40-item generated catalog ingested."""
     catalog = write_catalog(tmp_path_factory.mktemp("many-shoppers-catalog"))
-    settings = Settings(
-        home=tmp_path_factory.mktemp("many-shoppers-home"),
-        model_cache=model_cache,
-        app_catalog=catalog,
-        app_port=free_port(),
-    )
-    demo, app = serve(settings, block=False)
-    assert app.job.wait(180) and app.job.report.added == 40, app.job.status()
-    print(f"\n{app.job.status()}")
-    yield f"http://127.0.0.1:{settings.app_port}", demo, app
-    demo.close()
+    home = tmp_path_factory.mktemp("many-shoppers-home")
+    with launched_app(catalog, home, model_cache, 40, wait=180) as (url, demo, app):
+        print(f"\n{app.job.status()}")
+        yield url, demo, app
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Clients of the launched app's HTTP API and MCP server, reading the data envelope every answer is in."""
+"""The launched app, and clients of its HTTP API and MCP server that read the data envelope every answer is in."""
 
 from __future__ import annotations
 
@@ -6,11 +6,32 @@ import asyncio
 import base64
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from gradio_client import Client
 from PIL import Image
 
+from chroma_server import free_port
 from vlm4rec_agent.data_envelope import DATA_NOTE
+from vlm4rec_agent.settings import Settings
+
+
+@contextmanager
+def launched_app(catalog: Path, home: Path, model_cache: Path, items: int, wait: float = 120, **settings) -> Iterator:
+    """The real ``serve()`` on a free loopback port, once ``items`` items of ``catalog`` are in:
+    (url, demo, app); both closed afterwards."""
+    from vlm4rec_agent.app import serve
+
+    chosen = Settings(home=home, model_cache=model_cache, app_catalog=catalog, app_port=free_port(), **settings)
+    demo, app = serve(chosen, block=False)
+    try:
+        assert app.job.wait(wait) and app.job.report.added == items, app.job.status()
+        yield f"http://127.0.0.1:{chosen.app_port}", demo, app
+    finally:
+        demo.close()
+        app.close()
 
 
 class JsonClient:
