@@ -215,15 +215,18 @@ class ShopApp:
         signing in, nor (with tokens required) a name that has since been given a token."""
         if account:
             return Conversation(user_id=validate_user_id(HF_PREFIX + account))
+        return Conversation(user_id=self._remembered(saved_user) or f"{GUEST_PREFIX}{uuid.uuid4().hex[:8]}")
+
+    def _remembered(self, saved_user: str | None) -> str | None:
+        """The shopper a browser remembers, where it may still be taken: a guest id is the
+        browser's own; a name, unless it has since been given a token; an account, never."""
         try:
             user = validate_user_id(saved_user) if saved_user else None
         except Vlm4recError:
-            user = None
-        if user and (
-            user.startswith(HF_PREFIX) or not (user.startswith(GUEST_PREFIX) or self.access.may_be_named(user))
-        ):
-            user = None
-        return Conversation(user_id=user or f"{GUEST_PREFIX}{uuid.uuid4().hex[:8]}")
+            return None
+        if user is None or user.startswith(HF_PREFIX):
+            return None
+        return user if user.startswith(GUEST_PREFIX) or self.access.may_be_named(user) else None
 
     def resume(self, conversation: Conversation | None, saved_user: str | None) -> Conversation:
         """The session's conversation, or a fresh one where Gradio dropped the session's state.
