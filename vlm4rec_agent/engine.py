@@ -31,6 +31,7 @@ from .grounding.protocol import Grounder
 from .grounding.registry import make_grounder
 from .grounding.schema import GroundingRecord
 from .group_files import GroupsAdded, read_group_file
+from .ids import item_id_forms
 from .image_encoding import (
     ImageEncoder,
     image_encoder_wanted,
@@ -45,7 +46,7 @@ from .learning import HeadsKeeper, split_sample
 from .memo import Memo
 from .parts import Part, WriteGate
 from .photo_grounding import ImageSource, ground_photos, photo_inputs
-from .profiles import profile_view
+from .profiles import profile_view, stored_user
 from .retrieval import Result, Retriever, SearchAnswer
 from .scoring import Scorer, make_scorer
 from .search.hybrid import SearchOptions
@@ -56,7 +57,6 @@ from .store import (
     RatingStore,
     open_client,
     open_rating_store,
-    validate_user_id,
 )
 from .store.catalog import StoredCatalog
 from .store.protocols import GroupSet, GroupStore
@@ -64,7 +64,7 @@ from .store.sql_groups import NoGroupStore, SqlGroupStore
 from .store.sql_ratings import SqlRatingStore
 from .store.tantivy_index import TantivyLexicalIndex
 from .store.visual_index import ChromaVisualIndex
-from .text_input import clean_text, validate_item_id
+from .text_input import clean_text
 from .views import ProfileView
 
 log = logging.getLogger(__name__)
@@ -504,7 +504,7 @@ class Engine:
         return ground_photos(self.grounder, inputs, self.settings.grounding_batch_size)
 
     def get_item(self, item_id: str) -> StoredItem:
-        return self.catalog.require(validate_item_id(item_id)).item
+        return self.catalog.require(item_id).item
 
     # --- retrieval -------------------------------------------------------------------------
     @property
@@ -534,12 +534,12 @@ class Engine:
     ) -> SearchAnswer:
         """:meth:`search` with what the faces show beside the results: a note when nothing fits, a
         filter matches nothing or too few items of the named type exist, and how the query was read."""
-        return self.retriever.search(query, k, validate_user_id(user) if user else None, filters, options)
+        return self.retriever.search(query, k, stored_user(self.ratings, user) if user else None, filters, options)
 
     def recommend(self, user: str, *, k: int = 10, filters: Filters | None = None) -> list[Result]:
         """Items for a shopper from what they liked and disliked, never ones they already rated (nor an
         item whose photo is the same as a rated one's: one product under two ids)."""
-        return self.retriever.recommend(validate_user_id(user), k, filters)
+        return self.retriever.recommend(stored_user(self.ratings, user), k, filters)
 
     def similar(
         self,
@@ -586,7 +586,7 @@ class Engine:
 
     def explain(self, user: str, item_id: str) -> Result:
         """Why an item suits (or does not suit) a shopper, from the attributes they liked."""
-        return self.retriever.explain_for_user(validate_user_id(user), item_id)
+        return self.retriever.explain_for_user(stored_user(self.ratings, user), item_id)
 
     # --- groups (rooms, outfits) that other shoppers put together ---------------------------
     def add_groups(self, path: str | Path, name: str | None = None, noun: str = "group") -> GroupsAdded:
@@ -618,10 +618,10 @@ class Engine:
 
     # --- profiles --------------------------------------------------------------------------
     def _rate(self, user: str, item_id: str, value: int) -> ProfileView:
-        user = validate_user_id(user)
-        self.get_item(item_id)
+        user = stored_user(self.ratings, user)
+        item = self.get_item(item_id)  # its id as stored: what the rating must name
         with self._gate.write():
-            self.ratings.rate(user, item_id, value)
+            self.ratings.rate(user, item.id, value)
         return self.profile(user)
 
     def like(self, user: str, item_id: str) -> ProfileView:
@@ -634,21 +634,21 @@ class Engine:
 
     def forget(self, user: str, item_id: str) -> ProfileView:
         """Remove one like or dislike."""
-        user, item_id = validate_user_id(user), validate_item_id(item_id)
+        user, forms = stored_user(self.ratings, user), item_id_forms(item_id)
         with self._gate.write():
-            forgotten = self.ratings.forget(user, item_id)
+            forgotten = any(self.ratings.forget(user, form) for form in forms)
         if not forgotten:
-            raise NotFoundError(f"user {user!r} has not rated item {item_id!r}")
+            raise NotFoundError(f"user {user!r} has not rated item {forms[0]!r}")
         return self.profile(user)
 
     def reset(self, user: str) -> int:
         """Forget every rating of a user; returns how many there were."""
-        user = validate_user_id(user)
+        user = stored_user(self.ratings, user)
         with self._gate.write():
             return self.ratings.reset(user)
 
     def profile(self, user: str) -> ProfileView:
-        return profile_view(self.ratings.profile(validate_user_id(user)), self._existing_catalog())
+        return profile_view(self.ratings.profile(stored_user(self.ratings, user)), self._existing_catalog())
 
     def stats(self) -> Stats:
         """Counts of items, shoppers and ratings (exact: each is a query to its store)."""
