@@ -435,7 +435,7 @@ def _item_from_row(
     text = capped("text", printable(text, keep_lines=True), MAX_TEXT_CHARS)
     extra = {k: capped(k, v, MAX_FIELD_CHARS) if isinstance(v, str) else v for k, v in extra.items()}
     return Item(id=item_id, image=image, title=title, text=text, kind=capped("type", printable(kind), MAX_FIELD_CHARS),
-                extra=extra)  # fmt: skip
+                extra=extra, where=where)  # fmt: skip
 
 
 def _capped(catalog: Catalog, where: str, item_id: str, name: str, value: str, cap: int) -> str:
@@ -494,5 +494,5 @@ def _read_folder(folder: Path, limit: int | None, fence: _Fence) -> Catalog:
             break
         seen[relative] = (file.name, written)
         title = re.sub(r"[_-]+", " ", file.stem).strip()
-        catalog.items.append(Item(id=relative, image=file, title=title))
+        catalog.items.append(Item(id=relative, image=file, title=title, where=str(file)))
     return catalog

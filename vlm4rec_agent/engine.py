@@ -377,11 +377,14 @@ class Engine:
         progress: Progress = False,
         prune: bool = False,
         cancel: threading.Event | None = None,
+        replace: bool = False,
     ) -> IngestReport:
         """Read a catalog (JSONL, CSV or image folder) and store every new or changed item.
 
         With ``prune``, items that came from this catalog file and are gone from it are removed
-        (their likes and dislikes are kept, so they count again if the item comes back).
+        (their likes and dislikes are kept, so they count again if the item comes back). A row
+        whose id an item of another catalog file has is skipped with a note, unless ``replace``
+        (see :mod:`vlm4rec_agent.item_sources`).
         """
         if prune and limit is not None:
             raise InvalidInputError("--prune needs the whole catalog", "run it without --limit")
@@ -394,6 +397,7 @@ class Engine:
             problems=catalog.problems,
             progress=progress,
             cancel=cancel,
+            replace=replace,
         )
         if prune and not report.cancelled:
             self._prune(catalog, report)
@@ -407,6 +411,7 @@ class Engine:
         problems: Sequence[CatalogProblem] = (),
         progress: Progress = False,
         cancel: threading.Event | None = None,
+        replace: bool = False,
     ) -> IngestReport:
         """Ground, embed and store items. With ``VLM4REC_VLM_SAMPLE=N`` and a VLM grounder, the VLM
         grounds a fixed sample of N items (the same on every run), heads are learned from its
@@ -414,18 +419,18 @@ class Engine:
         grounder, sample = self.grounder, self.settings.vlm_sample
         if sample and len(items) > sample and grounder.name != "basic" and self.image_encoder_name is not None:
             chosen, rest = split_sample(items, sample)
-            report = self._ingest_pass(chosen, grounder, source, problems, progress, cancel)
+            report = self._ingest_pass(chosen, grounder, source, problems, progress, cancel, replace=replace)
             if report.cancelled or not rest:
                 return report
             self.heads.learn(self.catalog, self.image_encoder_name, lambda: self._gate.closed)
             if self.heads.current() is None:
                 log.warning("too few items to learn heads from: the VLM grounds the other %d items too", len(rest))
-                return report.add(self._ingest_pass(rest, grounder, source, (), progress, cancel))
+                return report.add(self._ingest_pass(rest, grounder, source, (), progress, cancel, replace=replace))
             taught = self._taught_grounder()
-            second = self._ingest_pass(rest, taught, source, (), progress, cancel, stands_in_for=grounder)
+            second = self._ingest_pass(rest, taught, source, (), progress, cancel, grounder, replace)
             second.taught = second.stored
             return report.add(second)
-        return self._ingest_pass(items, grounder, source, problems, progress, cancel)
+        return self._ingest_pass(items, grounder, source, problems, progress, cancel, replace=replace)
 
     def _taught_grounder(self, basic: BasicGrounder | None = None) -> LearnedGrounder:
         return LearnedGrounder(
@@ -441,6 +446,7 @@ class Engine:
         progress: Progress,
         cancel: threading.Event | None,
         stands_in_for: Grounder | None = None,
+        replace: bool = False,
     ) -> IngestReport:
         s = self.settings
         ingestor = Ingestor(
@@ -456,6 +462,7 @@ class Engine:
             cancel=cancel,
             writing=self._gate.write,
             stands_in_for=stands_in_for,
+            replace=replace,
         )
         try:
             report = ingestor.run(items, source, problems, progress)
@@ -467,12 +474,15 @@ class Engine:
                 self._index = ingestor.store
             self._item_count.clear()
 
-    def start_ingest(self, source: str | Path, *, limit: int | None = None) -> IngestJob:
+    def start_ingest(self, source: str | Path, *, limit: int | None = None, replace: bool = False) -> IngestJob:
         """Ingest a catalog in a background thread that this engine owns (and stops when it closes)."""
         if self._gate.closed:
             raise EngineClosed("the engine is closed; nothing more is ingested")
         job = IngestJob(
-            lambda progress, cancel: self.ingest(source, limit=limit, progress=progress, cancel=cancel), source
+            lambda progress, cancel: self.ingest(
+                source, limit=limit, progress=progress, cancel=cancel, replace=replace
+            ),
+            source,
         ).start()
         self._jobs.append(job)
         return job

@@ -28,10 +28,12 @@ class _ItemFields(BaseModel):
 class Item(_ItemFields):
     """One product: an id, a photo, optional text, and whatever else the catalog says about it.
 
-    Its id is in Unicode normal form C (see :mod:`vlm4rec_agent.ids`).
+    Its id is in Unicode normal form C (see :mod:`vlm4rec_agent.ids`); ``where`` names the row it
+    came from ("line 4"), for messages about it (not stored, not part of the content hash).
     """
 
     image: Path
+    where: str = ""
 
     @field_validator("id")
     @classmethod
