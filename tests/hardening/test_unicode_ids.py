@@ -70,6 +70,18 @@ def test_every_face_finds_the_item_and_the_shopper_by_either_form(cafe):
     assert shop.reset_profile(USER_NFD).removed == 1 and engine.ratings.count() == 0
 
 
+def test_group_and_interaction_files_name_items_in_either_form(cafe, tmp_path):
+    from vlm4rec_agent.evaluation.data import read_interactions
+
+    engine, catalog = cafe
+    engine.ingest(catalog)
+    groups = jsonl(tmp_path / "rooms.jsonl", [{"id": "room-1", "items": [NFD, "stool"]}])
+    assert engine.add_groups(groups).unknown_items == 0  # the decomposed id is the stored item
+    interactions = tmp_path / "likes.csv"
+    interactions.write_text(f"user,item\nann,{NFD}\nann,stool\n", "utf-8")
+    assert read_interactions(interactions, {NFC: 0, "stool": 1}).users[0].items == (0, 1)
+
+
 def test_the_cli_takes_either_form(tmp_path, monkeypatch, model_cache, encoder, capsys):
     folder = tmp_path / "cafe"
     photo(folder / "a.jpg", RED)
