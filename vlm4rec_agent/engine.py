@@ -31,7 +31,7 @@ from .grounding.protocol import Grounder
 from .grounding.registry import make_grounder
 from .grounding.schema import GroundingRecord
 from .group_files import GroupsAdded, read_group_file
-from .ids import item_id_forms
+from .ids import item_id_forms, nfd
 from .image_encoding import (
     ImageEncoder,
     image_encoder_wanted,
@@ -492,6 +492,7 @@ class Engine:
         if index is None:
             return
         present = {item.id for item in catalog.items} | {p.item_id for p in catalog.problems if p.item_id}
+        present |= {nfd(i) for i in present}  # an item a store written before holds under its decomposed id
         gone = [item_id for item_id in index.ids_from(str(catalog.source.resolve())) if item_id not in present]
         if gone:
             with self._gate.write():

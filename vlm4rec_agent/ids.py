@@ -30,6 +30,11 @@ def nfc(text: str) -> str:
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
+def nfd(text: str) -> str:
+    """``text`` decomposed (Unicode normal form D): the form a store written before may hold."""
+    return unicodedata.normalize("NFD", text)
+
+
 def shown_id(value: str) -> str:
     """An id as a message quotes it: escaped (a NUL as \\x00) and cut when long."""
     return repr(value[:_SHOWN_ID_CHARS]) + ("…" if len(value) > _SHOWN_ID_CHARS else "")
@@ -70,7 +75,7 @@ def item_id_forms(item_id: str | None) -> list[str]:
     """The ids to look an item up by, best first: the NFC form (what ingest stores), then the id as
     given and its decomposed form (NFD), which a store written before ids were normalised may hold."""
     first = validate_item_id(item_id)
-    return list(dict.fromkeys([first, item_id, unicodedata.normalize("NFD", first)]))
+    return list(dict.fromkeys([first, item_id, nfd(first)]))
 
 
 def validate_user_id(user: str | None) -> str:
@@ -86,4 +91,4 @@ def validate_user_id(user: str | None) -> str:
 def user_id_forms(user: str | None) -> list[str]:
     """The ids a shopper's ratings may be kept under, best first (see :func:`item_id_forms`)."""
     first = validate_user_id(user)
-    return list(dict.fromkeys([first, user.strip(), unicodedata.normalize("NFD", first)]))
+    return list(dict.fromkeys([first, user.strip(), nfd(first)]))

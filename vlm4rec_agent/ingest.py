@@ -45,6 +45,7 @@ from .grounding.protocol import (
     grounder_identity,
 )
 from .grounding.schema import GroundingRecord
+from .ids import nfd
 from .image_encoding import SAME_PHOTO, ImageEncoder
 from .images import open_image
 from .item_sources import UNKNOWN_SOURCE, held_elsewhere
@@ -319,6 +320,7 @@ class Ingestor:
         if self.store is not None:
             self._rebuild_if_damaged(report)
         stored = self.store.hashes([i.id for i in items]) if self.store else {}
+        items = self._keep_stored_forms(items, stored)
         # an id that another catalog file's item has: that item is kept (see item_sources)
         elsewhere = {i: s for i, (_, s, _) in stored.items() if s not in (UNKNOWN_SOURCE, self.source)}
         if elsewhere:
@@ -365,6 +367,19 @@ class Ingestor:
             have = visual.present([i.id for i in unchanged]) if visual is not None else set()
             plan.without_image_vector = [i for i in unchanged if i.id not in have]
         return plan
+
+    def _keep_stored_forms(self, items: Sequence[Item], stored: dict[str, tuple[str, str, str]]) -> Sequence[Item]:
+        """A store written before ids were normalised may hold an item under its decomposed id (a
+        macOS folder's names): the row, read in NFC, goes on writing that item, which stays one
+        item with its likes. ``stored`` gains what is found."""
+        forms = {nfd(i.id): i.id for i in items if i.id not in stored and nfd(i.id) != i.id}
+        found = self.store.hashes(list(forms)) if forms and self.store is not None else {}
+        if not found:
+            return items
+        stored.update(found)
+        kept = {forms[form]: form for form in found}
+        # model_copy does not validate: the id stays as the store holds it
+        return [i.model_copy(update={"id": kept[i.id]}) if i.id in kept else i for i in items]
 
     def _rebuild_if_damaged(self, report: IngestReport) -> None:
         """A catalog whose vector index Chroma cannot read is emptied, so this ingest rebuilds it.

@@ -125,6 +125,26 @@ def test_a_store_written_before_ids_were_normalised_finds_its_decomposed_ids(eng
     assert engine.ratings.profile(USER_NFD).liked == ["stool"]
 
 
+def test_a_store_written_before_keeps_one_item_when_its_catalog_is_ingested_again(engine, tmp_path):
+    folder = tmp_path / "photos"
+    photo(folder / "Caf\u00e9.jpg", RED), photo(folder / "stool.jpg", BLUE)
+    engine.ingest(folder)
+    # as an older version stored a Mac folder: the item under its decomposed name, and a like of it
+    store, name = engine.catalog, "Caf\u00e9"
+    found = store.get([name], with_vectors=True)[name]
+    store.upsert([found.item.model_copy(update={"id": "Cafe\u0301"})], found.vector[None, :], ["x"], str(folder))
+    store.delete([name])
+    engine.ratings.rate("ann", "Cafe\u0301", 1)
+
+    again = engine.ingest(folder, prune=True)  # the folder's name, read in NFC, is that stored item
+    assert (again.added, again.unchanged, again.pruned) == (0, 2, 0)
+    check_store(engine, {"Cafe\u0301", "stool"})
+    photo(folder / "Caf\u00e9.jpg", BLUE)  # a new photo: the same item is updated, not a second one made
+    assert engine.ingest(folder).updated == 1
+    check_store(engine, {"Cafe\u0301", "stool"})
+    assert [i.id for i in engine.profile("ann").liked] == ["Cafe\u0301"]
+
+
 def test_a_folder_catalog_names_its_items_in_nfc(engine, tmp_path):
     folder = tmp_path / "photos"
     photo(folder / "Cafe\u0301.jpg", RED)  # as a Mac writes the name
