@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .errors import InvalidInputError, NotFoundError
+from .ids import ITEM_ID_RULE, MAX_ID_LENGTH, id_problem, nfc, shown_id
 from .items import Item, MetadataValue
 from .terminal_text import printable
 
@@ -51,7 +52,6 @@ UNREADABLE_EXTENSIONS = {
 FOLDER_EXTENSIONS = IMAGE_EXTENSIONS | set(UNREADABLE_EXTENSIONS)  # what a folder catalog lists
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 CSV_SUFFIXES = {".csv", ".tsv"}
-MAX_ID_LENGTH = 256
 MAX_LISTED_COLUMNS = 20
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
@@ -348,7 +348,7 @@ def _join_text(parts: list[str]) -> str:
 
 def _items_from_rows(path: Path, rows, columns: Columns, limit: int | None, fence: _Fence) -> Catalog:
     catalog = Catalog(source=path)
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, str]] = {}  # id -> (the row that had it first, the id as written there)
     keys: tuple[str, str] | None = None
     for where, row in rows:  # a row, or the problem that kept it from being read
         if isinstance(row, CatalogProblem):
@@ -358,12 +358,19 @@ def _items_from_rows(path: Path, rows, columns: Columns, limit: int | None, fenc
         item = _item_from_row(path, where, row, keys, columns, catalog, fence)
         if item is None:
             continue
+        written = str(_scalar(row.get(keys[0])))
         if item.id in seen:
+            first, first_written = seen[item.id]
+            how = (
+                ""
+                if written == first_written
+                else ", written in another Unicode form: the same id once normalised (NFC)"
+            )
             catalog.problems.append(
-                CatalogProblem(where, f"duplicate id (first seen on {seen[item.id]}); kept the first", item.id)
+                CatalogProblem(where, f"duplicate id (first seen on {first}{how}); kept the first", item.id)
             )
             continue
-        seen[item.id] = where
+        seen[item.id] = (where, written)
         catalog.items.append(item)
         if limit is not None and len(catalog.items) >= limit:
             break
@@ -378,12 +385,15 @@ def _item_from_row(
     id_key, image_key = keys
     item_id = _scalar(row.get(id_key))
     if item_id is None:
-        catalog.problems.append(CatalogProblem(where, f"empty id in column {id_key!r}"))
-        return None
-    item_id = str(item_id)
-    if len(item_id) > MAX_ID_LENGTH or not item_id.isprintable():
         catalog.problems.append(
-            CatalogProblem(where, f"id is longer than {MAX_ID_LENGTH} characters or has control characters")
+            CatalogProblem(where, f"empty id in column {id_key!r}; every row needs one ({ITEM_ID_RULE})")
+        )
+        return None
+    item_id = nfc(str(item_id))  # "Cafe" + a combining accent and "Café" are one id
+    problem = id_problem(item_id, MAX_ID_LENGTH)
+    if problem:
+        catalog.problems.append(
+            CatalogProblem(where, f"id {shown_id(item_id)} {problem}; {ITEM_ID_RULE} (fix it in the file)")
         )
         return None
     image_value = _scalar(row.get(image_key))
@@ -425,7 +435,7 @@ def _item_from_row(
     text = capped("text", printable(text, keep_lines=True), MAX_TEXT_CHARS)
     extra = {k: capped(k, v, MAX_FIELD_CHARS) if isinstance(v, str) else v for k, v in extra.items()}
     return Item(id=item_id, image=image, title=title, text=text, kind=capped("type", printable(kind), MAX_FIELD_CHARS),
-                extra=extra)  # fmt: skip
+                extra=extra, where=where)  # fmt: skip
 
 
 def _capped(catalog: Catalog, where: str, item_id: str, name: str, value: str, cap: int) -> str:
@@ -464,19 +474,25 @@ def _read_folder(folder: Path, limit: int | None, fence: _Fence) -> Catalog:
         raise InvalidInputError(
             f"no images in {folder}", f"a folder catalog holds {', '.join(sorted(IMAGE_EXTENSIONS))} files"
         )
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, str]] = {}  # id -> (the name of the file that has it, the id as written there)
     for file in files:
-        relative = file.relative_to(folder).with_suffix("").as_posix()
+        written = file.relative_to(folder).with_suffix("").as_posix()
+        relative = nfc(written)  # macOS writes names in NFD: "Cafe" + U+0301 is "Café"
         kind = UNREADABLE_EXTENSIONS.get(file.suffix.lower())
         problem = f"{kind} cannot be read; convert it to PNG or JPEG" if kind else fence.problem(file)
-        if not problem and relative in seen:
-            problem = f"duplicate id: {seen[relative]} has the same name; kept that one"
+        if not problem and (broken := id_problem(relative, MAX_ID_LENGTH)):
+            problem = f"its id {shown_id(relative)} {broken}; {ITEM_ID_RULE} (rename the file)"
+            relative = None
+        elif not problem and relative in seen:
+            first, first_written = seen[relative]
+            how = "" if first_written == written else " once normalised (NFC)"
+            problem = f"duplicate id: {first} has the same name{how}; kept that one"
         if problem:
             catalog.problems.append(CatalogProblem(str(file), problem, relative))
             continue
         if limit is not None and len(catalog.items) >= limit:
             break
-        seen[relative] = file.name
+        seen[relative] = (file.name, written)
         title = re.sub(r"[_-]+", " ", file.stem).strip()
-        catalog.items.append(Item(id=relative, image=file, title=title))
+        catalog.items.append(Item(id=relative, image=file, title=title, where=str(file)))
     return catalog

@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also remove the items that came from this catalog file and are gone from it (their likes are kept)",
     )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="let this file's rows replace stored items of the same id that came from another catalog file "
+        "(by default those rows are skipped and named, and the stored items kept)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _json(p)
 
@@ -244,7 +250,9 @@ def _run_command(args: argparse.Namespace, engine: Engine) -> int:
             image_root=args.image_root,
         )
         progress = not args.no_progress and not args.json and sys.stderr.isatty()
-        report = engine.ingest(args.source, columns=columns, limit=args.limit, progress=progress, prune=args.prune)
+        report = engine.ingest(
+            args.source, columns=columns, limit=args.limit, progress=progress, prune=args.prune, replace=args.replace
+        )
         _emit(args, out.ingest_data(report), out.ingest_text(report))
         return 1 if report.skipped and not report.stored and not report.unchanged else 0
     if cmd == "search":

@@ -31,6 +31,7 @@ from .grounding.protocol import Grounder
 from .grounding.registry import make_grounder
 from .grounding.schema import GroundingRecord
 from .group_files import GroupsAdded, read_group_file
+from .ids import item_id_forms, nfd
 from .image_encoding import (
     ImageEncoder,
     image_encoder_wanted,
@@ -45,7 +46,7 @@ from .learning import HeadsKeeper, split_sample
 from .memo import Memo
 from .parts import Part, WriteGate
 from .photo_grounding import ImageSource, ground_photos, photo_inputs
-from .profiles import profile_view
+from .profiles import profile_view, stored_user
 from .retrieval import Result, Retriever, SearchAnswer
 from .scoring import Scorer, make_scorer
 from .search.hybrid import SearchOptions
@@ -56,7 +57,6 @@ from .store import (
     RatingStore,
     open_client,
     open_rating_store,
-    validate_user_id,
 )
 from .store.catalog import StoredCatalog
 from .store.protocols import GroupSet, GroupStore
@@ -64,7 +64,7 @@ from .store.sql_groups import NoGroupStore, SqlGroupStore
 from .store.sql_ratings import SqlRatingStore
 from .store.tantivy_index import TantivyLexicalIndex
 from .store.visual_index import ChromaVisualIndex
-from .text_input import clean_text, validate_item_id
+from .text_input import clean_text
 from .views import ProfileView
 
 log = logging.getLogger(__name__)
@@ -377,11 +377,14 @@ class Engine:
         progress: Progress = False,
         prune: bool = False,
         cancel: threading.Event | None = None,
+        replace: bool = False,
     ) -> IngestReport:
         """Read a catalog (JSONL, CSV or image folder) and store every new or changed item.
 
         With ``prune``, items that came from this catalog file and are gone from it are removed
-        (their likes and dislikes are kept, so they count again if the item comes back).
+        (their likes and dislikes are kept, so they count again if the item comes back). A row
+        whose id an item of another catalog file has is skipped with a note, unless ``replace``
+        (see :mod:`vlm4rec_agent.item_sources`).
         """
         if prune and limit is not None:
             raise InvalidInputError("--prune needs the whole catalog", "run it without --limit")
@@ -394,6 +397,7 @@ class Engine:
             problems=catalog.problems,
             progress=progress,
             cancel=cancel,
+            replace=replace,
         )
         if prune and not report.cancelled:
             self._prune(catalog, report)
@@ -407,6 +411,7 @@ class Engine:
         problems: Sequence[CatalogProblem] = (),
         progress: Progress = False,
         cancel: threading.Event | None = None,
+        replace: bool = False,
     ) -> IngestReport:
         """Ground, embed and store items. With ``VLM4REC_VLM_SAMPLE=N`` and a VLM grounder, the VLM
         grounds a fixed sample of N items (the same on every run), heads are learned from its
@@ -414,18 +419,18 @@ class Engine:
         grounder, sample = self.grounder, self.settings.vlm_sample
         if sample and len(items) > sample and grounder.name != "basic" and self.image_encoder_name is not None:
             chosen, rest = split_sample(items, sample)
-            report = self._ingest_pass(chosen, grounder, source, problems, progress, cancel)
+            report = self._ingest_pass(chosen, grounder, source, problems, progress, cancel, replace=replace)
             if report.cancelled or not rest:
                 return report
             self.heads.learn(self.catalog, self.image_encoder_name, lambda: self._gate.closed)
             if self.heads.current() is None:
                 log.warning("too few items to learn heads from: the VLM grounds the other %d items too", len(rest))
-                return report.add(self._ingest_pass(rest, grounder, source, (), progress, cancel))
+                return report.add(self._ingest_pass(rest, grounder, source, (), progress, cancel, replace=replace))
             taught = self._taught_grounder()
-            second = self._ingest_pass(rest, taught, source, (), progress, cancel, stands_in_for=grounder)
+            second = self._ingest_pass(rest, taught, source, (), progress, cancel, grounder, replace)
             second.taught = second.stored
             return report.add(second)
-        return self._ingest_pass(items, grounder, source, problems, progress, cancel)
+        return self._ingest_pass(items, grounder, source, problems, progress, cancel, replace=replace)
 
     def _taught_grounder(self, basic: BasicGrounder | None = None) -> LearnedGrounder:
         return LearnedGrounder(
@@ -441,6 +446,7 @@ class Engine:
         progress: Progress,
         cancel: threading.Event | None,
         stands_in_for: Grounder | None = None,
+        replace: bool = False,
     ) -> IngestReport:
         s = self.settings
         ingestor = Ingestor(
@@ -456,6 +462,7 @@ class Engine:
             cancel=cancel,
             writing=self._gate.write,
             stands_in_for=stands_in_for,
+            replace=replace,
         )
         try:
             report = ingestor.run(items, source, problems, progress)
@@ -467,12 +474,15 @@ class Engine:
                 self._index = ingestor.store
             self._item_count.clear()
 
-    def start_ingest(self, source: str | Path, *, limit: int | None = None) -> IngestJob:
+    def start_ingest(self, source: str | Path, *, limit: int | None = None, replace: bool = False) -> IngestJob:
         """Ingest a catalog in a background thread that this engine owns (and stops when it closes)."""
         if self._gate.closed:
             raise EngineClosed("the engine is closed; nothing more is ingested")
         job = IngestJob(
-            lambda progress, cancel: self.ingest(source, limit=limit, progress=progress, cancel=cancel), source
+            lambda progress, cancel: self.ingest(
+                source, limit=limit, progress=progress, cancel=cancel, replace=replace
+            ),
+            source,
         ).start()
         self._jobs.append(job)
         return job
@@ -482,6 +492,7 @@ class Engine:
         if index is None:
             return
         present = {item.id for item in catalog.items} | {p.item_id for p in catalog.problems if p.item_id}
+        present |= {nfd(i) for i in present}  # an item a store written before holds under its decomposed id
         gone = [item_id for item_id in index.ids_from(str(catalog.source.resolve())) if item_id not in present]
         if gone:
             with self._gate.write():
@@ -504,7 +515,7 @@ class Engine:
         return ground_photos(self.grounder, inputs, self.settings.grounding_batch_size)
 
     def get_item(self, item_id: str) -> StoredItem:
-        return self.catalog.require(validate_item_id(item_id)).item
+        return self.catalog.require(item_id).item
 
     # --- retrieval -------------------------------------------------------------------------
     @property
@@ -534,12 +545,12 @@ class Engine:
     ) -> SearchAnswer:
         """:meth:`search` with what the faces show beside the results: a note when nothing fits, a
         filter matches nothing or too few items of the named type exist, and how the query was read."""
-        return self.retriever.search(query, k, validate_user_id(user) if user else None, filters, options)
+        return self.retriever.search(query, k, stored_user(self.ratings, user) if user else None, filters, options)
 
     def recommend(self, user: str, *, k: int = 10, filters: Filters | None = None) -> list[Result]:
         """Items for a shopper from what they liked and disliked, never ones they already rated (nor an
         item whose photo is the same as a rated one's: one product under two ids)."""
-        return self.retriever.recommend(validate_user_id(user), k, filters)
+        return self.retriever.recommend(stored_user(self.ratings, user), k, filters)
 
     def similar(
         self,
@@ -586,7 +597,7 @@ class Engine:
 
     def explain(self, user: str, item_id: str) -> Result:
         """Why an item suits (or does not suit) a shopper, from the attributes they liked."""
-        return self.retriever.explain_for_user(validate_user_id(user), item_id)
+        return self.retriever.explain_for_user(stored_user(self.ratings, user), item_id)
 
     # --- groups (rooms, outfits) that other shoppers put together ---------------------------
     def add_groups(self, path: str | Path, name: str | None = None, noun: str = "group") -> GroupsAdded:
@@ -618,10 +629,10 @@ class Engine:
 
     # --- profiles --------------------------------------------------------------------------
     def _rate(self, user: str, item_id: str, value: int) -> ProfileView:
-        user = validate_user_id(user)
-        self.get_item(item_id)
+        user = stored_user(self.ratings, user)
+        item = self.get_item(item_id)  # its id as stored: what the rating must name
         with self._gate.write():
-            self.ratings.rate(user, item_id, value)
+            self.ratings.rate(user, item.id, value)
         return self.profile(user)
 
     def like(self, user: str, item_id: str) -> ProfileView:
@@ -634,21 +645,21 @@ class Engine:
 
     def forget(self, user: str, item_id: str) -> ProfileView:
         """Remove one like or dislike."""
-        user, item_id = validate_user_id(user), validate_item_id(item_id)
+        user, forms = stored_user(self.ratings, user), item_id_forms(item_id)
         with self._gate.write():
-            forgotten = self.ratings.forget(user, item_id)
+            forgotten = any(self.ratings.forget(user, form) for form in forms)
         if not forgotten:
-            raise NotFoundError(f"user {user!r} has not rated item {item_id!r}")
+            raise NotFoundError(f"user {user!r} has not rated item {forms[0]!r}")
         return self.profile(user)
 
     def reset(self, user: str) -> int:
         """Forget every rating of a user; returns how many there were."""
-        user = validate_user_id(user)
+        user = stored_user(self.ratings, user)
         with self._gate.write():
             return self.ratings.reset(user)
 
     def profile(self, user: str) -> ProfileView:
-        return profile_view(self.ratings.profile(validate_user_id(user)), self._existing_catalog())
+        return profile_view(self.ratings.profile(stored_user(self.ratings, user)), self._existing_catalog())
 
     def stats(self) -> Stats:
         """Counts of items, shoppers and ratings (exact: each is a query to its store)."""

@@ -1,7 +1,8 @@
 """Ingestion: catalog items -> grounded, embedded, stored.
 
 1. hash each item (image bytes + text + the pipeline that would process it) and skip the items
-   whose stored hash is the same: a second ingest of an unchanged catalog only reads files;
+   whose stored hash is the same: a second ingest of an unchanged catalog only reads files; a row
+   whose id an item of another catalog file has is skipped and named (see :mod:`.item_sources`);
 2. one grounding batch at a time (``VLM4REC_GROUNDING_BATCH_SIZE`` items): answers already in
    the grounding cache are taken without opening the image; the other images are opened and
    grounded. Every 64 grounded items are handed to a second thread that builds the embedding
@@ -44,8 +45,10 @@ from .grounding.protocol import (
     grounder_identity,
 )
 from .grounding.schema import GroundingRecord
+from .ids import nfd
 from .image_encoding import SAME_PHOTO, ImageEncoder
 from .images import open_image
+from .item_sources import UNKNOWN_SOURCE, held_elsewhere
 from .items import Item, StoredItem, file_sha256
 from .store.catalog import StoredCatalog
 from .store.connection import DamagedStoreError
@@ -88,6 +91,7 @@ class IngestReport:
         for name in ("added", "updated", "unchanged", "fallback", "visual_added", "taught"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.skipped += other.skipped
+        self.notes += other.notes
         self.same_photos += [p for p in other.same_photos if p not in self.same_photos]
         self.seconds = {
             k: round(self.seconds.get(k, 0) + other.seconds.get(k, 0), 3) for k in {*self.seconds, *other.seconds}
@@ -173,16 +177,17 @@ def pipeline_identity(grounder: Grounder, encoder_name: str, embed_item_text: bo
 class IngestPlan:
     todo: list[tuple[Item, str, str]]  # (item, image hash, content hash)
     existing: set[str]
-    moved: list[str] = field(default_factory=list)  # unchanged items now found in this catalog file
+    moved: list[str] = field(default_factory=list)  # unchanged items that take this catalog file as theirs
     without_image_vector: list[Item] = field(default_factory=list)  # unchanged, stored before with none
 
 
 class Ingestor:
     """Runs one ingest. ``open_store`` is called only once something must be written.
 
-    ``source`` is recorded with every item (what ``--prune`` goes by); ``cancel``, when set, stops
-    the ingest after the batch in hand (what was grounded is stored); every write happens inside
-    ``writing()`` (the engine refuses writes once it is closed).
+    ``source`` is recorded with every item (what ``--prune`` goes by); a row whose id an item of
+    another catalog file has is left to that file unless ``replace`` (see :mod:`.item_sources`);
+    ``cancel``, when set, stops the ingest after the batch in hand (what was grounded is stored);
+    every write happens inside ``writing()`` (the engine refuses writes once it is closed).
     """
 
     def __init__(
@@ -200,8 +205,10 @@ class Ingestor:
         cancel: threading.Event | None = None,
         writing: Callable[[], AbstractContextManager] = nullcontext,
         stands_in_for: Grounder | None = None,
+        replace: bool = False,
     ):
         self.grounder = grounder
+        self.replace = replace
         self.encoder_name = encoder_name
         self._load_encoder = load_encoder
         self.store = existing_store
@@ -310,6 +317,15 @@ class Ingestor:
 
     def _plan(self, items: Sequence[Item], report: IngestReport) -> IngestPlan:
         pipeline = pipeline_identity(self.stands_in_for or self.grounder, self.encoder_name, self.embed_item_text)
+        if self.store is not None:
+            self._rebuild_if_damaged(report)
+        stored = self.store.hashes([i.id for i in items]) if self.store else {}
+        items = self._keep_stored_forms(items, stored)
+        # an id that another catalog file's item has: that item is kept (see item_sources)
+        elsewhere = {i: s for i, (_, s, _) in stored.items() if s not in (UNKNOWN_SOURCE, self.source)}
+        if elsewhere:
+            left = held_elsewhere(items, elsewhere, self.replace, report.skipped, report.notes)
+            items = [i for i in items if i.id not in left]
         hashed = []
         for item in items:
             try:
@@ -323,9 +339,6 @@ class Ingestor:
                 report.skipped.append(CatalogProblem(str(item.image), reason, item.id))
                 continue
             hashed.append((item, image_hash, item.content_hash(image_hash, pipeline)))
-        if self.store is not None:
-            self._rebuild_if_damaged(report)
-        stored = self.store.hashes([i.id for i, _, _ in hashed]) if self.store else {}
         taught = self.stands_in_for is not None  # what the heads stored in the VLM's stead counts as done
 
         def unchanged(item_id: str, content_hash: str) -> bool:
@@ -335,7 +348,12 @@ class Ingestor:
         todo = [(i, ih, ch) for i, ih, ch in hashed if not unchanged(i.id, ch)]
         report.unchanged = len(hashed) - len(todo)
         changed = {i.id for i, _, _ in todo}
-        # unchanged, but stored before sources and types were recorded, or now from another file
+        # changed, and stored before catalog files were recorded: from an unknown file, kept
+        unknown = {i.id: UNKNOWN_SOURCE for i, _, _ in todo if i.id in stored and stored[i.id][1] == UNKNOWN_SOURCE}
+        if unknown:
+            left = held_elsewhere([i for i, _, _ in todo], unknown, self.replace, report.skipped, report.notes)
+            todo = [row for row in todo if row[0].id not in left]
+        # unchanged, but stored before sources and types were recorded, or taken from another file (--replace)
         relabel = {
             i.id: i.kind for i, _, _ in hashed if i.id not in changed and stored[i.id][1:] != (self.source, i.kind)
         }
@@ -349,6 +367,19 @@ class Ingestor:
             have = visual.present([i.id for i in unchanged]) if visual is not None else set()
             plan.without_image_vector = [i for i in unchanged if i.id not in have]
         return plan
+
+    def _keep_stored_forms(self, items: Sequence[Item], stored: dict[str, tuple[str, str, str]]) -> Sequence[Item]:
+        """A store written before ids were normalised may hold an item under its decomposed id (a
+        macOS folder's names): the row, read in NFC, goes on writing that item, which stays one
+        item with its likes. ``stored`` gains what is found."""
+        forms = {nfd(i.id): i.id for i in items if i.id not in stored and nfd(i.id) != i.id}
+        found = self.store.hashes(list(forms)) if forms and self.store is not None else {}
+        if not found:
+            return items
+        stored.update(found)
+        kept = {forms[form]: form for form in found}
+        # model_copy does not validate: the id stays as the store holds it
+        return [i.model_copy(update={"id": kept[i.id]}) if i.id in kept else i for i in items]
 
     def _rebuild_if_damaged(self, report: IngestReport) -> None:
         """A catalog whose vector index Chroma cannot read is emptied, so this ingest rebuilds it.

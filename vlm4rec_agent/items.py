@@ -6,9 +6,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from .grounding.schema import Attributes, GroundingRecord
+from .ids import nfc
 
 MetadataValue = str | int | float | bool
 
@@ -25,9 +26,19 @@ class _ItemFields(BaseModel):
 
 
 class Item(_ItemFields):
-    """One product: an id, a photo, optional text, and whatever else the catalog says about it."""
+    """One product: an id, a photo, optional text, and whatever else the catalog says about it.
+
+    Its id is in Unicode normal form C (see :mod:`vlm4rec_agent.ids`); ``where`` names the row it
+    came from ("line 4"), for messages about it (not stored, not part of the content hash).
+    """
 
     image: Path
+    where: str = ""
+
+    @field_validator("id")
+    @classmethod
+    def _one_unicode_form(cls, value: str) -> str:
+        return nfc(value)
 
     def content_hash(self, image_hash: str, pipeline: str) -> str:
         """Changes when the image, any text, or the grounding/encoding pipeline changes."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from .ids import user_id_forms
 from .items import StoredItem
-from .store import CatalogIndex, Profile
+from .store import CatalogIndex, Profile, RatingStore
 from .views import CommonValue, ItemBrief, ProfileView
 
 
@@ -32,3 +33,13 @@ def profile_view(profile: Profile, index: CatalogIndex | None) -> ProfileView:
         disliked=[ItemBrief.of(i) for i in disliked],
         common=attributes_in_common(liked),
     )
+
+
+def stored_user(ratings: RatingStore, user: str | None) -> str:
+    """A shopper's id as the ratings keep it: checked and in NFC, or, when a store written before
+    user ids were normalised holds this shopper's ratings under another form of it, that form.
+    (Only an id that has other forms costs a look; an ASCII id has none.)"""
+    forms = user_id_forms(user)
+    if len(forms) > 1 and ratings.profile(forms[0]).is_empty:
+        return next((form for form in forms[1:] if not ratings.profile(form).is_empty), forms[0])
+    return forms[0]

@@ -26,7 +26,7 @@ from .scoring import Scorer
 from .search.hybrid import HybridSearch, SearchOptions, SearchOutcome
 from .store import Candidate, Filters, Neighbour, Profile, RatingStore
 from .store.catalog import StoredCatalog
-from .text_input import clean_query, validate_item_id
+from .text_input import clean_query
 
 MAX_K = 100  # results per call, for every face (CLI, tools, MCP, chat)
 
@@ -366,9 +366,9 @@ class Retriever:
     # --- similar --------------------------------------------------------------------------
     def similar_to_item(self, item_id: str, k: int = 10, filters: Filters | None = None) -> list[Result]:
         check_k(k)
-        source = self.catalog.require(validate_item_id(item_id), with_vectors=True)
+        source = self.catalog.require(item_id, with_vectors=True)
         row = self.catalog.query(source.vector[None, :], k + 1, filters)[0]
-        row = [n for n in row if n.item.id != item_id][:k]
+        row = [n for n in row if n.item.id != source.item.id][:k]
         return self._as_results(row, lambda n: explain.explain_similar(n.item, source.item, n.similarity))
 
     def similar_to_photo(
@@ -394,7 +394,7 @@ class Retriever:
 
     # --- explain one item -----------------------------------------------------------------
     def explain_for_user(self, user: str, item_id: str) -> Result:
-        found = self.catalog.require(validate_item_id(item_id), with_vectors=True)
+        found = self.catalog.require(item_id, with_vectors=True)
         profile = self.ratings.profile(user)
         liked_items, liked, disliked = self.profile_vectors(profile)
         if not liked_items:

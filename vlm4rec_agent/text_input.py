@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .catalogs import MAX_ID_LENGTH
 from .errors import InvalidInputError
+from .ids import MAX_USER_ID_LENGTH, validate_item_id, validate_user_id
 from .terminal_text import printable
 
 # The encoder reads at most 256 word pieces (about 1,000 characters of English); a longer query is
 # refused, not cut, so that nobody is shown results for words that were silently dropped.
 MAX_QUERY_CHARS = 2000
 _QUERY_HINT = 'say what you are looking for, e.g. "white bedside lamp"'
-MAX_USER_ID_LENGTH = 128
-_USER_HINT = f"give a plain name of up to {MAX_USER_ID_LENGTH} characters (e.g. --user ann)"
 
 
 def clean_text(text: str | None) -> str:
@@ -61,31 +59,4 @@ def clean_query(query: str | None, limit: int = MAX_QUERY_CHARS) -> str:
     return text
 
 
-def validate_item_id(item_id: str | None) -> str:
-    """An item id as a caller gave it, or a clear error (catalog ids are short printable text)."""
-    hint = "use an id from the results of a search"
-    if not isinstance(item_id, str) or not item_id.strip():
-        raise InvalidInputError("the item id is empty", hint)
-    if len(item_id) > MAX_ID_LENGTH:
-        raise InvalidInputError(
-            f"the item id is {len(item_id):,} characters long; catalog ids are at most {MAX_ID_LENGTH}", hint
-        )
-    if not item_id.isprintable():
-        raise InvalidInputError("the item id contains control characters, which no catalog id has", hint)
-    return item_id
-
-
-def validate_user_id(user: str | None) -> str:
-    """Return a usable user id (surrounding spaces removed) or raise a clear error."""
-    if user is not None and not isinstance(user, str):
-        raise InvalidInputError(f"the user id must be text, not {type(user).__name__}", _USER_HINT)
-    cleaned = (user or "").strip()
-    if not cleaned:
-        raise InvalidInputError("the user id is empty", _USER_HINT)
-    if len(cleaned) > MAX_USER_ID_LENGTH:
-        raise InvalidInputError(
-            f"the user id is {len(cleaned):,} characters long; the limit is {MAX_USER_ID_LENGTH}", _USER_HINT
-        )
-    if not cleaned.isprintable():
-        raise InvalidInputError("the user id contains control or invisible characters", _USER_HINT)
-    return cleaned
+__all__ = ["MAX_USER_ID_LENGTH", "clean_bounded", "clean_query", "clean_text", "validate_item_id", "validate_user_id"]

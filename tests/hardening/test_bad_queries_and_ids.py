@@ -170,13 +170,28 @@ def test_a_mixed_query_keeps_its_words(world, unchanged):
 
 
 # --- item ids -------------------------------------------------------------------------------------
+ITEM_RULE = "item ids are printable text of at most 256 characters"  # every refusal names the rule
 BAD_ITEM_IDS = {
     "unknown": ("nope", NotFoundError, "no item 'nope' in the catalog"),
-    "empty": ("", InvalidInputError, "the item id is empty"),
-    "whitespace": ("   ", InvalidInputError, "the item id is empty"),
-    "10k characters": ("x" * 10_000, InvalidInputError, "is 10,000 characters long; catalog ids are at most 256"),
-    "a NUL after a real id": ("red-dress\x00", InvalidInputError, "control characters"),
-    "a line break": ("red-dress\nblue-dress", InvalidInputError, "control characters"),
+    "empty": ("", InvalidInputError, f"the item id is empty; {ITEM_RULE}"),
+    "whitespace": ("   ", InvalidInputError, f"the item id is empty; {ITEM_RULE}"),
+    "10k characters": ("x" * 10_000, InvalidInputError, f"item id 'x{{40}}'… is 10,000 characters long; {ITEM_RULE}"),
+    "a NUL after a real id": (
+        "red-dress\x00",
+        InvalidInputError,
+        rf"item id 'red-dress\\x00' contains a control character \(U\+0000\); {ITEM_RULE}",
+    ),
+    "a line break": (
+        "red-dress\nblue-dress",
+        InvalidInputError,
+        rf"contains a control character \(U\+000A\); {ITEM_RULE}",
+    ),
+    "a zero-width space": (
+        "red\u200bdress",
+        InvalidInputError,
+        r"an invisible formatting character \(U\+200B zero width",
+    ),
+    "a number, not text": (7, InvalidInputError, "the item id must be text, not int"),
 }
 
 
@@ -205,13 +220,16 @@ def test_a_bad_item_id_gets_a_clear_message_and_nothing_is_written(world, unchan
 
 
 # --- user ids -------------------------------------------------------------------------------------
+USER_RULE = "user ids are printable text of at most 128 characters"
 BAD_USER_IDS = {
-    "empty": ("", "the user id is empty"),
-    "whitespace": (" \t ", "the user id is empty"),
-    "10k characters": ("u" * 10_000, "is 10,000 characters long; the limit is 128"),
-    "a NUL": ("alice\x00", "control or invisible characters"),
-    "a line break": ("alice\nbob", "control or invisible characters"),
-    "an escape sequence": ("\x1b[2Jalice", "control or invisible characters"),
+    "empty": ("", f"the user id is empty; {USER_RULE}"),
+    "whitespace": (" \t ", f"the user id is empty; {USER_RULE}"),
+    "10k characters": ("u" * 10_000, f"user id 'u{{40}}'… is 10,000 characters long; {USER_RULE}"),
+    "129 characters": ("u" * 129, f"is 129 characters long; {USER_RULE}"),
+    "a NUL": ("alice\x00", rf"user id 'alice\\x00' contains a control character \(U\+0000\); {USER_RULE}"),
+    "a line break": ("alice\nbob", r"contains a control character \(U\+000A\)"),
+    "an escape sequence": ("\x1b[2Jalice", r"user id '\\x1b\[2Jalice' contains a control character \(U\+001B\)"),
+    "a bidi override": ("ali\u202ece", r"an invisible formatting character \(U\+202E right-to-left override\)"),
     "a number, not text": (12345, "the user id must be text, not int"),
 }
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InvalidInputError, NotFoundError
+from ..ids import nfc
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def parse_groups(path: str | Path) -> list[GroupLine]:
                 f'{path} line {number}: expected an object with an "items" list',
                 'write one group a line, e.g. {"id": "room-1", "items": ["a", "b", "c"]}',
             )
-        items = tuple(dict.fromkeys(str(i) for i in row["items"]))
+        items = tuple(dict.fromkeys(nfc(str(i)) for i in row["items"]))  # ids as the catalog keeps them
         scenes = tuple(path.parent / str(s) for s in row.get("scenes") or ())
         groups.append(GroupLine(id=str(row.get("id", f"line-{number}")), items=items, scenes=scenes))
     return groups
@@ -119,7 +120,7 @@ def read_interactions(path: str | Path, index: Mapping[str, int], min_rating: fl
     events: dict[str, list[tuple[float, int, int]]] = defaultdict(list)  # user -> (time, row, item)
     result = Users(users=[])
     for number, row in enumerate(reader, start=2):
-        user, item = (row.get(user_key) or "").strip(), (row.get(item_key) or "").strip()
+        user, item = (row.get(user_key) or "").strip(), nfc((row.get(item_key) or "").strip())
         if not user or not item:
             result.problems.append(f"row {number}: empty user or item")
             continue

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..ids import item_id_forms
 from ..items import StoredItem
 from .catalog_index import Candidate, Filters, Neighbour
 from .chroma_index import ChromaCatalogIndex
@@ -83,7 +84,12 @@ class StoredCatalog:
         return self.dense.vectors(ids)
 
     def require(self, item_id: str, with_vectors: bool = False) -> Neighbour:
-        return self.dense.require(item_id, with_vectors)
+        """The stored item of an id as a caller gave it (checked, and found in any Unicode form:
+        see :func:`~vlm4rec_agent.ids.item_id_forms`), or a clear error."""
+        forms = item_id_forms(item_id)
+        found = self.dense.get(forms, with_vectors) if len(forms) > 1 else {}
+        stored = next((found[form] for form in forms if form in found), None)
+        return stored or self.dense.require(forms[0], with_vectors)
 
     def kinds(self, ids: Sequence[str], page: int = 5000) -> dict[str, str]:
         """Each stored item's product type, lower-cased, from the metadata alone (no record is
