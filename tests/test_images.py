@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from vlm4rec_agent.errors import InvalidInputError, NotFoundError
+from vlm4rec_agent.image_budget import ImageLimit
 from vlm4rec_agent.images import WORKING_SIZE, open_image
 
 
@@ -57,7 +58,7 @@ def test_too_many_pixels_is_refused_before_decoding(tmp_path):
     path = tmp_path / "big.png"
     Image.new("L", (3000, 3000)).save(path)
     with pytest.raises(InvalidInputError, match="too large"):
-        open_image(path, max_pixels=1_000_000)
+        open_image(path, ImageLimit.catalog(1_000_000))
 
 
 def test_transparent_png_is_put_on_white():
