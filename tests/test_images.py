@@ -89,3 +89,11 @@ def test_large_photos_are_shrunk_to_the_working_size(tmp_path):
     path.write_bytes(jpeg_bytes((4000, 2000)))
     image = open_image(path)
     assert max(image.size) == WORKING_SIZE and image.size[0] == 2 * image.size[1]
+
+
+def test_a_wide_16_bit_photo_opens_with_its_brightness(tmp_path):
+    """6200 px wide: reduced band by band (Pillow's reduce refuses 16-bit images: it was "damaged")."""
+    path = tmp_path / "wide.png"
+    Image.new("I;16", (6200, 1000), 30000).save(path)
+    image = open_image(path)
+    assert image.size == (WORKING_SIZE, 165) and image.getpixel((500, 80)) == (117, 117, 117)  # 30000 / 257
