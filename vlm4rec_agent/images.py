@@ -26,7 +26,16 @@ import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from .errors import InvalidInputError, NotFoundError
-from .image_budget import BAND_BYTES, LARGE_DECODES, ImageLimit, check_cost, check_pixels, decode_cost, pixel_hint
+from .image_budget import (
+    BAND_BYTES,
+    LARGE_DECODES,
+    DecodeCost,
+    ImageLimit,
+    check_cost,
+    check_pixels,
+    decode_cost,
+    pixel_hint,
+)
 
 # Larger photos are decoded at a reduced scale where the format allows (JPEG draft mode) and
 # then shrunk: no grounder here looks at more than this many pixels on a side.
@@ -84,19 +93,13 @@ def open_image(source: str | Path | bytes | Image.Image, limit: ImageLimit | int
             raise InvalidInputError(f"image file is empty (0 bytes): {name}", "replace it with the photo itself")
 
     def decode() -> Image.Image:
-        handle = io.BytesIO(source) if isinstance(source, bytes) else source
-        # Pillow warns from 89 megapixels on; the limits that count are ours, checked below.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(handle)
-        with image:
+        with _opened(source) as image:
             check_pixels(image.size, limit, name)
             image.draft("RGB", (WORKING_SIZE, WORKING_SIZE))
             cost = decode_cost(image, shrink_factor(image.size))
-            check_cost(cost, limit, name)
-            with LARGE_DECODES.admit(cost, name):
-                image.load()
-                return _normalise(_shrink(image), _orientation(image))
+        check_cost(cost, limit, name)
+        with LARGE_DECODES.admit(cost, name):  # which gives the freed memory back before the next one
+            return _load_small(source, cost)
 
     try:
         return _decoded(decode, name)
@@ -106,6 +109,24 @@ def open_image(source: str | Path | bytes | Image.Image, limit: ImageLimit | int
         raise InvalidInputError(
             f"image is too large (over {2 * Image.MAX_IMAGE_PIXELS:,} pixels): {name}", pixel_hint(limit)
         ) from None
+
+
+def _opened(source: str | Path | bytes) -> Image.Image:
+    # Pillow warns from 89 megapixels on; the limits that count are ours, checked before decoding.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+
+
+def _load_small(source: str | Path | bytes, cost: DecodeCost) -> Image.Image:
+    """The photo decoded and brought to the working size; every full-size buffer (the decoder's
+    and the image's) lives only inside this call, so all are freed by the time it returns."""
+    with _opened(source) as image:
+        image.draft("RGB", (WORKING_SIZE, WORKING_SIZE))
+        if (image.size, image.mode) != (cost.size, cost.mode):  # a file replaced since it was checked
+            raise InvalidInputError("the image file changed while it was being read", "send it again")
+        image.load()
+        return _normalise(_shrink(image), _orientation(image))
 
 
 def _decoded(decode, name: str) -> Image.Image:
