@@ -5,7 +5,8 @@ A photo's file says little about its memory: a 274 KB WebP declaring 16383x7000 
 pixels (after JPEG's reduced-scale draft) x the bytes Pillow holds per pixel of the decoded
 mode (4 for RGB, RGBA, CMYK, 32-bit; 2 for 16-bit grey; 1 for grey and palette) + the copies
 the format's decoder makes (WebP: libwebp's two canvases and the frame copied out, 12 bytes a
-pixel more; measured, see ``tests/hardening/test_image_memory.py``).
+pixel more) + a whole converted copy, for a photo small enough to be converted whole (palette to
+RGB, transparency premultiplied). Measured per format in ``tests/hardening/test_image_memory.py``.
 
 Two limits, each in pixels as their settings say, with a byte budget of that many RGB pixels
 (4 bytes each): catalog photos (the owner's, ``VLM4REC_MAX_IMAGE_PIXELS``) and photos from
