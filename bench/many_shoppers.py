@@ -42,11 +42,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env: dict[str, str], concurrency: int) -> tuple[subprocess.Popen, str]:
+def start_server(env: dict[str, str], concurrency: int, cwd: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """The app in its own process; ``cwd``: the folder it runs in (first on its ``sys.path``)."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(concurrency)],
         env={**env, "VLM4REC_APP_PORT": str(port)},
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from vlm4rec_agent.errors import InvalidInputError, NotFoundError
+from vlm4rec_agent.image_budget import ImageLimit
 from vlm4rec_agent.images import WORKING_SIZE, open_image
 
 
@@ -57,7 +58,7 @@ def test_too_many_pixels_is_refused_before_decoding(tmp_path):
     path = tmp_path / "big.png"
     Image.new("L", (3000, 3000)).save(path)
     with pytest.raises(InvalidInputError, match="too large"):
-        open_image(path, max_pixels=1_000_000)
+        open_image(path, ImageLimit.catalog(1_000_000))
 
 
 def test_transparent_png_is_put_on_white():
@@ -88,3 +89,11 @@ def test_large_photos_are_shrunk_to_the_working_size(tmp_path):
     path.write_bytes(jpeg_bytes((4000, 2000)))
     image = open_image(path)
     assert max(image.size) == WORKING_SIZE and image.size[0] == 2 * image.size[1]
+
+
+def test_a_wide_16_bit_photo_opens_with_its_brightness(tmp_path):
+    """6200 px wide: reduced band by band (Pillow's reduce refuses 16-bit images: it was "damaged")."""
+    path = tmp_path / "wide.png"
+    Image.new("I;16", (6200, 1000), 30000).save(path)
+    image = open_image(path)
+    assert image.size == (WORKING_SIZE, 165) and image.getpixel((500, 80)) == (117, 117, 117)  # 30000 / 257

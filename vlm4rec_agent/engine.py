@@ -32,6 +32,7 @@ from .grounding.registry import make_grounder
 from .grounding.schema import GroundingRecord
 from .group_files import GroupsAdded, read_group_file
 from .ids import item_id_forms, nfd
+from .image_budget import ImageLimit
 from .image_encoding import (
     ImageEncoder,
     image_encoder_wanted,
@@ -502,6 +503,11 @@ class Engine:
         report.pruned = len(gone)
         report.unattributed = index.count_without_source()
 
+    @property
+    def _photo_limit(self) -> ImageLimit:
+        """How large a photo given to describe or search by may be (uploads, tool arguments)."""
+        return ImageLimit.upload(self.settings.max_upload_pixels)
+
     def describe(self, image: ImageSource, text: str | None = None) -> GroundingRecord:
         """Ground one image (and optional item text) into attributes, without storing anything."""
         return self.describe_many([image], [text])[0]
@@ -510,8 +516,9 @@ class Engine:
         self, images: Sequence[ImageSource], texts: Sequence[str | None] | None = None
     ) -> list[GroundingRecord]:
         """Ground several images (each with its optional item text) into attributes, in order,
-        without storing anything (see :mod:`vlm4rec_agent.photo_grounding`)."""
-        inputs = photo_inputs(images, texts, self.settings.max_image_pixels)
+        without storing anything (see :mod:`vlm4rec_agent.photo_grounding`). They are photos from
+        outside the catalog, held to ``max_upload_pixels``."""
+        inputs = photo_inputs(images, texts, self._photo_limit)
         return ground_photos(self.grounder, inputs, self.settings.grounding_batch_size)
 
     def get_item(self, item_id: str) -> StoredItem:
@@ -581,7 +588,7 @@ class Engine:
         item with the whole photo and with its corners, so that the things in it are found.
         """
         retriever = self.retriever  # an empty catalog is refused before the photo is grounded
-        [photo] = photo_inputs([image], None, self.settings.max_image_pixels)
+        [photo] = photo_inputs([image], None, self._photo_limit)
         [record] = ground_photos(self.grounder, [photo], 1)
         picture = photo.image
         encoder = self.image_encoder if retriever.catalog.visual is not None else None

@@ -18,6 +18,7 @@ from PIL import Image
 from .errors import InvalidInputError, Vlm4recError
 from .grounding.protocol import Grounder, GroundingFailure, GroundingInput, checked
 from .grounding.schema import GroundingRecord
+from .image_budget import ImageLimit
 from .images import open_image
 from .items import file_sha256
 
@@ -25,15 +26,16 @@ ImageSource = str | Path | bytes | Image.Image
 
 
 def photo_inputs(
-    images: Sequence[ImageSource], texts: Sequence[str | None] | None, max_pixels: int
+    images: Sequence[ImageSource], texts: Sequence[str | None] | None, limit: ImageLimit
 ) -> list[GroundingInput]:
-    """Each photo opened, with the hash of its file or bytes (what the grounding cache is keyed by)."""
+    """Each photo opened (refused when too large for ``limit``), with the hash of its file or bytes
+    (what the grounding cache is keyed by)."""
     texts = list(texts) if texts is not None else [None] * len(images)
     if len(texts) != len(images):
         raise InvalidInputError(
             f"{len(texts)} texts for {len(images)} images", "give one text (or None) per image, in the same order"
         )
-    return [_input(image, text, n, len(images), max_pixels) for n, (image, text) in enumerate(zip(images, texts))]
+    return [_input(image, text, n, len(images), limit) for n, (image, text) in enumerate(zip(images, texts))]
 
 
 def ground_photos(grounder: Grounder, inputs: Sequence[GroundingInput], batch_size: int) -> list[GroundingRecord]:
@@ -48,9 +50,9 @@ def ground_photos(grounder: Grounder, inputs: Sequence[GroundingInput], batch_si
     return records
 
 
-def _input(image: ImageSource, text: str | None, n: int, count: int, max_pixels: int) -> GroundingInput:
+def _input(image: ImageSource, text: str | None, n: int, count: int, limit: ImageLimit) -> GroundingInput:
     try:
-        picture = open_image(image, max_pixels)
+        picture = open_image(image, limit)
     except Vlm4recError as error:
         raise _for_photo(error, n, count) from None
     if isinstance(image, bytes):

@@ -12,16 +12,33 @@ import re
 from collections.abc import Callable, Sequence
 
 from .grounding.schema import CITABLE_FIELDS, FIELD_LABELS, Attributes
+from .terminal_text import printable
 from .text_input import clean_text
 from .views import CommonValue, ItemBrief, ProfileView
 
 Escape = Callable[[str], str]
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>!|~#])")
+# Markdown's own syntax; and what GitHub-flavoured Markdown (which the page's renderer follows)
+# turns into a link by itself: "http://", "www." and an e-mail's "@" (escaped, they show as they are).
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>!|~#@])")
+_AUTOLINK = re.compile(r"(:)(?=//)|\b(www)(\.)", re.IGNORECASE)
+# A language model's answer keeps its emphasis, lists, headings and code; only what links or loads goes.
+_PROSE = re.compile(r"([\\\[\]<>@])")
+
+
+def _no_autolinks(text: str) -> str:
+    return _AUTOLINK.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", text)
 
 
 def as_markdown(text: str | None) -> str:
-    """Catalog or VLM text shown in Markdown as the words it is: no links, images, HTML or emphasis."""
-    return _MARKDOWN.sub(r"\\\1", clean_text(text))
+    """Catalog or VLM text shown in Markdown as the words it is: no links (not even a bare URL, a
+    ``www.`` address or an e-mail address), images, HTML or emphasis."""
+    return _no_autolinks(_MARKDOWN.sub(r"\\\1", clean_text(text)))
+
+
+def as_prose(text: str | None) -> str:
+    """A language model's answer in Markdown, its emphasis, lists and line breaks kept, but no link,
+    image or HTML: it repeats catalog text, and a catalog can talk it into writing a tracker's image."""
+    return _no_autolinks(_PROSE.sub(r"\\\1", printable(text, keep_lines=True)))
 
 
 def as_text(text: str | None) -> str:

@@ -273,7 +273,16 @@ class Settings(BaseSettings):
     )
     max_upload_mb: int = Field(15, ge=1, description="Largest photo a shopper may upload, in MB.")
     max_image_pixels: int = Field(
-        120_000_000, ge=1, description="Images with more pixels than this are refused (decompression-bomb guard)."
+        120_000_000,
+        ge=1,
+        description="Catalog photos with more pixels than this are refused (decompression-bomb guard), and so are "
+        "those that would take more memory to decode than this many RGB pixels (4 bytes each; a WebP takes 16).",
+    )
+    max_upload_pixels: int = Field(
+        40_000_000,
+        ge=1,
+        description="The same limit for photos from outside: uploads, chat-API and tool images, and photos to "
+        "describe or search by. At most one decode over 64 MB runs at a time, whatever the limits.",
     )
 
     @field_serializer("ratings_url", when_used="json")

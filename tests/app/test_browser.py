@@ -9,19 +9,10 @@ folder (their paths are printed).
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
 pytestmark = pytest.mark.slow
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 DESKTOP = {"viewport": {"width": 1400, "height": 1100}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 # Where the results stand: each picture's and the message box's place in the window, each caption's
@@ -41,18 +32,6 @@ LAYOUT = """() => {
     space: items.length && box(document.querySelector("#results")).bottom - Math.max(...items.map(e => box(e).bottom)),
   };
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not executable:
-        pytest.skip("no chromium on this machine (apt-get install chromium)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser, url: str, device: dict):

@@ -89,6 +89,17 @@ def png_bytes(width: int, height: int, depth: int, colour_type: int, raw: bytes)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
+def webp_declaring(width: int, height: int) -> bytes:
+    """A 1-pixel lossless WebP whose header declares ``width`` x ``height`` (a 38-byte "WebP bomb")."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1), RED).save(buffer, "WEBP", lossless=True)
+    data = bytearray(buffer.getvalue())
+    start = data.index(b"VP8L") + 9  # after the chunk's name, its size and the 0x2F signature
+    bits = struct.unpack_from("<I", data, start)[0] & ~((1 << 28) - 1)
+    struct.pack_into("<I", data, start, bits | (width - 1) | ((height - 1) << 14))
+    return bytes(data)
+
+
 def truncated_jpeg() -> bytes:
     noisy = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 300, 3), dtype=np.uint8))
     data = encoded(noisy, "JPEG")
@@ -170,6 +181,7 @@ class Case:
     file: str
     data: bytes
     refused: str | None = None  # the reason it is skipped (a regex), or None when it is stored
+    uploaded: str | None = None  # the reason it is refused as an upload, where not the same
     check: object = None  # what the grounder must have seen, when it is stored
     colour: str | None = None  # a colour the grounded record must name
 
@@ -205,7 +217,17 @@ CASES = [
         "decompression bomb, 144 megapixels declared",
         "odd.png",
         png_bytes(12_000, 12_000, 8, 2, b"\0"),
-        refused=r"too large \(12000x12000 pixels\).*VLM4REC_MAX_IMAGE_PIXELS",
+        refused=r"too large \(12000x12000 pixels\).*catalog photos up to 120,000,000 pixels.*VLM4REC_MAX_IMAGE_PIXELS",
+        uploaded=r"too large \(12000x12000 pixels\).*sent to this app up to 40,000,000 pixels.*VLM4REC_MAX_UPLOAD_PIXELS",
+    ),
+    Case(  # under both pixel caps, over both byte budgets: libwebp holds 16 bytes a pixel while decoding
+        "WebP declaring 35 megapixels (560 MB to decode)",
+        "odd.webp",
+        webp_declaring(7000, 5000),
+        refused=r"would take 560 MB to decode \(WebP 7000x5000, 16 bytes a pixel\).*catalog photos may take up to "
+        r"480 MB \(120,000,000 RGB pixels, VLM4REC_MAX_IMAGE_PIXELS\); send it as JPEG or PNG, or at most 30,000,000",
+        uploaded=r"would take 560 MB to decode.*sent to this app may take up to 160 MB \(40,000,000 RGB pixels, "
+        r"VLM4REC_MAX_UPLOAD_PIXELS\); send it as JPEG or PNG, or at most 10,000,000 pixels",
     ),
     Case("PNG named .jpg", "odd.jpg", encoded(product(RED), "PNG"), check=red_box_on_white, colour="red"),
     Case("16-bit greyscale PNG", "odd.png", sixteen_bit_grey(), check=grey_box_on_white),
@@ -234,6 +256,7 @@ def _hash(data: bytes) -> str:
 NAMES = (
     "BILLY", "KALLAX", "MALM", "HEMNES", "LACK", "EKTORP", "KIVIK", "BRIMNES", "PAX", "ALEX", "NORDLI",
     "STUVA", "TARVA", "IVAR", "HAVSTA", "SONGESAND", "IDANAS", "GURSKEN", "KULLEN", "NEIDEN", "TYSSEDAL", "VIMLE",
+    "POANG",
 )  # fmt: skip
 
 
@@ -315,8 +338,9 @@ def test_odd_photo_uploaded(case: Case, runs: Runs):
     """The same bytes as an upload: ``describe`` and ``similar`` answer or refuse, and store nothing."""
     shop = runs.engine
     if case.refused:
+        reason = case.uploaded or case.refused
         for ask in (shop.describe, lambda data: shop.similar(image=data)):
-            with pytest.raises(InvalidInputError, match=case.refused.replace(".*", "(.|\n)*")):
+            with pytest.raises(InvalidInputError, match=reason.replace(".*", "(.|\n)*")):
                 ask(case.data)
     else:
         record = shop.describe(case.data)

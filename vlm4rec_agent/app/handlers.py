@@ -168,7 +168,7 @@ class ShopApp:
         items = self.engine.item_count()
         parts = [self.grounder_line(), f"**Assistant:** {self.assistant.description}", f"**Catalog:** {items:,} items"]
         if self.job is not None and (self.job.running or self.job.error):
-            parts.append(self.job.status())
+            parts.append(as_markdown(self.job.status()))  # it can quote the catalog (a file name, a column)
         if self.notice:
             parts.append(as_markdown(self.notice))
         return parts

@@ -21,6 +21,9 @@ EXAMPLES = [
 ]
 PRIVATE = {"api_visibility": "private"}
 PICK = "Select a result to see why it was chosen."
+# The panes show catalog and VLM text: "$$...$$" in a title is words, not a formula to typeset
+# (Markdown escapes do not stop the math renderer, which runs on the page after Markdown).
+NO_LATEX: list[dict[str, str | bool]] = []
 # The page's own look, passed to ``launch(css=...)`` (Gradio 6 takes CSS there, not in Blocks).
 CSS = """
 /* The status line: one small labelled chip per part, not a sentence. */
@@ -79,10 +82,10 @@ def build_app(app: ShopApp) -> gr.Blocks:
         gr.Markdown(
             "# Shopping assistant\nDescribe what you want or attach a photo; like what you see; ask for recommendations."
         )
-        status = gr.Markdown(elem_id="status")
+        status = gr.Markdown(elem_id="status", latex_delimiters=NO_LATEX)
         with gr.Row(elem_id="shop"):
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Chat", height=560, elem_id="chat")
+                chatbot = gr.Chatbot(label="Chat", height=560, elem_id="chat", latex_delimiters=NO_LATEX)
                 with gr.Column(elem_id="composer"):
                     box = gr.MultimodalTextbox(
                         file_types=["image"],
@@ -104,7 +107,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
                         allow_preview=False,
                         elem_id="results",
                     )
-                    selected = gr.Markdown(PICK, elem_id="selected")
+                    selected = gr.Markdown(PICK, elem_id="selected", latex_delimiters=NO_LATEX)
                     with gr.Row():
                         like = gr.Button("♥ Like", elem_id="like", variant="primary", size="md", scale=2, min_width=0)
                         dislike = gr.Button("✕ Dislike", elem_id="dislike", size="md", scale=2, min_width=0)
@@ -113,7 +116,7 @@ def build_app(app: ShopApp) -> gr.Blocks:
                     if app.settings.hf_login_in_effect:
                         gr.LoginButton(elem_id="hf-login")  # signed in, the profile is kept under the account
                     name = gr.Textbox(label="Your name (keeps your profile across visits)", elem_id="shopper-name")
-                    profile_md = gr.Markdown(elem_id="profile")
+                    profile_md = gr.Markdown(elem_id="profile", latex_delimiters=NO_LATEX)
                     liked = gr.Gallery(
                         label="Liked",
                         columns=6,

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from ..errors import ConfigurationError, Vlm4recError
+from ..rendering import as_prose
 from ..settings import Settings
 from ..tools import ShopTools
 from ..views import ProfileView, ResultPage
@@ -101,7 +102,7 @@ class LlmAssistant:
             chunk, _ = payload
             if isinstance(chunk, AIMessageChunk) and isinstance(chunk.content, str) and chunk.content:
                 answer += chunk.content
-                yield Turn(text=answer, results=results, profile=profile, intent="llm")
+                yield Turn(text=as_prose(answer), results=results, profile=profile, intent="llm")
             elif isinstance(chunk, ToolMessage):  # the typed result rides along as the artifact
                 if isinstance(chunk.artifact, ResultPage):
                     results = chunk.artifact.results
@@ -110,4 +111,6 @@ class LlmAssistant:
                     profile = chunk.artifact
         if final is not None:
             conversation.messages = list(final)
-        yield Turn(text=answer or "(the model gave no answer)", results=results, profile=profile, intent="llm")
+        yield Turn(
+            text=as_prose(answer) or "(the model gave no answer)", results=results, profile=profile, intent="llm"
+        )
