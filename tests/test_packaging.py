@@ -116,7 +116,7 @@ def test_the_core_requires_no_face_and_each_extra_brings_its_own(wheel):
     def brought_by(extra: str) -> str:
         return " ".join(r for r in requires if f'extra == "{extra}"' in r)
 
-    assert "gradio[mcp]" in brought_by("app") and "langchain-core" in brought_by("agent")
+    assert "gradio[mcp,oauth]" in brought_by("app") and "langchain-core" in brought_by("agent")
     assert "matplotlib" in brought_by("eval") and "outlines" in brought_by("structured")
     assert "[agent,app,eval,postgres,structured]" in brought_by("all")
     assert "License-Expression: Apache-2.0" in lines and "License-File: LICENSE" in lines
