@@ -189,7 +189,7 @@ def test_a_language_models_answer_keeps_its_emphasis_but_links_and_loads_nothing
         try:
             browsing = Page(browser, url)
             browsing.send("show me dresses", "I found these")
-            browsing.wait("#chat", "includegraphics")
+            browsing.wait("#chat", TEX_TRAP)  # the whole answer: it streams, and its last words are these
             browsing.page.wait_for_function("document.querySelectorAll('#results img').length >= 3", timeout=30000)
             chat = browsing.text("#chat")
             emphasis = browsing.page.locator("#chat strong, #chat em").all_inner_texts()
