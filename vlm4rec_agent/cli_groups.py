@@ -4,7 +4,6 @@ part to learn from (a thin face on :meth:`Engine.add_groups` and friends)."""
 from __future__ import annotations
 
 import argparse
-import time
 
 from . import cli_output as out
 
@@ -29,7 +28,7 @@ def _row(s) -> tuple[str, ...]:
         s.noun,
         str(s.groups),
         str(s.items),
-        time.strftime("%Y-%m-%d %H:%M", time.localtime(s.added_at)),
+        out.when(s.added_at),
         s.source,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +44,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], flexible: int =
         cells = [_clip(c, widths[i]).ljust(widths[i]) for i, c in enumerate(row)]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+def when(seconds: float | None) -> str:
+    """A stored time as the tables show it (local time, to the minute); "" for none."""
+    return "" if seconds is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
 
 
 def dumps(data: Any) -> str:

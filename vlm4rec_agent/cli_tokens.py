@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 from . import cli_output as out
 from .errors import InvalidInputError
@@ -27,13 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     listing.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
-def _when(seconds: float | None) -> str:
-    return "" if seconds is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
-
-
 def _row(record: TokenRecord) -> tuple[str, ...]:
-    state = "valid" if record.valid else f"revoked {_when(record.revoked_at)}"
-    return record.id, record.user, record.label, _when(record.created_at), state
+    state = "valid" if record.valid else f"revoked {out.when(record.revoked_at)}"
+    return record.id, record.user, record.label, out.when(record.created_at), state
 
 
 def run(args: argparse.Namespace, engine) -> int:

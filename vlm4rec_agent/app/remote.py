@@ -74,8 +74,8 @@ class RemoteTools:
     """Makes the endpoints; ``thumbnail`` gives the file name of a photo's page-sized copy."""
 
     def __init__(self, access: Access, thumbnail: Callable[[str], str]):
-        self.access = access
         self.thumbnail = thumbnail
+        self._caller = gradio_errors(access.caller)  # a refused credential is a one-line Gradio error
 
     def endpoint(self, function: Callable[..., BaseModel]) -> Callable[..., str]:
         """``function`` as an endpoint: same name, arguments and docstring (what MCP clients read),
@@ -95,7 +95,7 @@ class RemoteTools:
             request = arguments.pop("request", None)
             about: dict[str, str] = {}
             if acts_for:
-                caller = gradio_errors(self.access.caller)(arguments.get("user_id", ""), _authorization(request))
+                caller = self._caller(arguments.get("user_id", ""), _authorization(request))
                 arguments["user_id"] = caller.user
                 about = {"shopper": caller.user, "access": caller.note}
             result = safe(**arguments).model_dump(mode="json")
